@@ -1,0 +1,330 @@
+/*
+ * bloom.h - the C ABI of bloom4j, a BLOOM language-model runtime on ggml.
+ *
+ * Conventions (they hold for every function below):
+ *  - Calls that can fail return an int32_t status: BLOOM_OK (0) or a negative BLOOM_ERR_* code.
+ *    bloom_status_string() names the code; bloom_last_error() holds the detail of the last failure
+ *    on the calling thread.
+ *  - Out-parameters come first. On failure they are left untouched unless the function says otherwise.
+ *  - Strings passed in are UTF-8 pointer + byte length and need not be NUL-terminated.
+ *  - A caller buffer that is too small yields BLOOM_ERR_BUFFER_TOO_SMALL and the size it needed in the
+ *    length out-parameter.
+ *  - Ownership is stated per function as "caller owns; free with ...", "borrowed until ..." or "copied".
+ *  - Every *_free(NULL) is a no-op.
+ *
+ * Threading:
+ *  - A bloom_model is immutable after bloom_model_load() and may be shared by any number of threads.
+ *  - A bloom_context, bloom_sampler and bloom_detokenizer are used by one thread at a time. A context
+ *    detects concurrent use and fails with BLOOM_ERR_BUSY rather than corrupting its state.
+ *  - The log callback is process-wide and may be invoked from any thread, including ggml's workers.
+ *
+ * No C++ exception ever crosses this boundary.
+ */
+#ifndef BLOOM_H
+#define BLOOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(BLOOM_BUILD)
+#    define BLOOM_API __declspec(dllexport)
+#  else
+#    define BLOOM_API __declspec(dllimport)
+#  endif
+#else
+#  define BLOOM_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- versions */
+
+#define BLOOM_VERSION_MAJOR 0
+#define BLOOM_VERSION_MINOR 1
+#define BLOOM_VERSION_PATCH 0
+/* Bumped on any incompatible change of a declaration in this file. */
+#define BLOOM_ABI_VERSION 1
+
+/* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
+BLOOM_API uint32_t bloom_abi_version(void);
+
+/* "MAJOR.MINOR.PATCH (ggml X.Y.Z, <cpu features>)": static text, never NULL. */
+BLOOM_API const char * bloom_version_string(void);
+
+/* ---------------------------------------------------------------- statuses */
+
+typedef enum bloom_status {
+    BLOOM_OK                   =  0,
+    BLOOM_ERR_INVALID_ARGUMENT = -1,  /* a NULL handle, an out-of-range value, a bad token id */
+    BLOOM_ERR_IO               = -2,  /* a file or directory is missing or unreadable */
+    BLOOM_ERR_FORMAT           = -3,  /* a file is truncated, corrupt or inconsistent */
+    BLOOM_ERR_UNSUPPORTED      = -4,  /* a valid file this build cannot run (dtype, architecture) */
+    BLOOM_ERR_OUT_OF_MEMORY    = -5,
+    BLOOM_ERR_CONTEXT_FULL     = -6,  /* more tokens than the context holds */
+    BLOOM_ERR_BUFFER_TOO_SMALL = -7,  /* the needed size is in the length out-parameter */
+    BLOOM_ERR_CANCELLED        = -8,  /* a callback asked to stop */
+    BLOOM_ERR_BUSY             = -9,  /* a context was entered by two threads at once */
+    BLOOM_ERR_INTERNAL         = -10, /* a bug: please report bloom_last_error() */
+} bloom_status;
+
+/* Static text naming a status, e.g. "invalid argument". Never NULL. */
+BLOOM_API const char * bloom_status_string(int32_t status);
+
+/* Detail of the last failed call on this thread, e.g. "model.safetensors: tensor 'h.0.mlp.dense_4h_to_h.weight'
+ * has shape [8, 32], expected [32, 8]". Borrowed until the next bloom_* call on this thread; never NULL
+ * (empty when nothing failed). */
+BLOOM_API const char * bloom_last_error(void);
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum bloom_log_level {
+    BLOOM_LOG_LEVEL_DEBUG = 0,
+    BLOOM_LOG_LEVEL_INFO  = 1,
+    BLOOM_LOG_LEVEL_WARN  = 2,
+    BLOOM_LOG_LEVEL_ERROR = 3,
+} bloom_log_level;
+
+/* text is NUL-terminated, borrowed for the duration of the call, and carries no trailing newline. */
+typedef void (*bloom_log_callback)(int32_t level, const char * text, void * user_data);
+
+/* Routes bloom's and ggml's log lines at or above min_level to callback (NULL: back to stderr).
+ * Process-wide; not synchronised with calls in flight, so set it before loading models. */
+BLOOM_API void bloom_log_set(bloom_log_callback callback, int32_t min_level, void * user_data);
+
+/* ---------------------------------------------------------------- handles and types */
+
+typedef struct bloom_model       bloom_model;
+typedef struct bloom_context     bloom_context;
+typedef struct bloom_sampler     bloom_sampler;
+typedef struct bloom_detokenizer bloom_detokenizer;
+
+typedef int32_t bloom_token;
+
+/* Storage type of the model's weight matrices. */
+typedef enum bloom_dtype {
+    BLOOM_DTYPE_F32  = 0,
+    BLOOM_DTYPE_F16  = 1,
+    BLOOM_DTYPE_BF16 = 2,
+} bloom_dtype;
+
+/* Static text naming a dtype ("f32", "f16", "bf16"); "unknown" for other values. */
+BLOOM_API const char * bloom_dtype_name(int32_t dtype);
+
+/* ---------------------------------------------------------------- model */
+
+/* Called during loading with progress in [0, 1]; return false to cancel (the load fails with
+ * BLOOM_ERR_CANCELLED). Runs on the loading thread. */
+typedef bool (*bloom_progress_callback)(float progress, void * user_data);
+
+typedef struct bloom_model_params {
+    bool                    use_mmap;              /* map weight files instead of reading them (default true) */
+    bloom_progress_callback progress_callback;     /* may be NULL */
+    void *                  progress_user_data;
+} bloom_model_params;
+
+BLOOM_API bloom_model_params bloom_model_default_params(void);
+
+/* Loads a Hugging Face BLOOM checkpoint directory (config.json, tokenizer.json, and model.safetensors or a
+ * sharded model.safetensors.index.json). Weight matrices stay in their stored dtype and, with use_mmap,
+ * are used in place from the mapped files.
+ * out_model: caller owns; free with bloom_model_free.
+ * Statuses: BLOOM_ERR_IO, BLOOM_ERR_FORMAT, BLOOM_ERR_UNSUPPORTED, BLOOM_ERR_OUT_OF_MEMORY,
+ * BLOOM_ERR_CANCELLED, BLOOM_ERR_INVALID_ARGUMENT. */
+BLOOM_API int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t path_len,
+                                   bloom_model_params params);
+
+/* Frees the model. Every context, sampler and detokenizer made from it must be freed first. */
+BLOOM_API void bloom_model_free(bloom_model * model);
+
+typedef struct bloom_model_info {
+    int32_t n_vocab;         /* rows of the embedding matrix = width of a logits row */
+    int32_t n_vocab_tokens;  /* entries in the tokenizer's vocabulary (<= n_vocab on BLOOM) */
+    int32_t n_ctx_train;     /* training sequence length from config.json (ALiBi can run past it) */
+    int32_t n_layer;
+    int32_t n_embd;
+    int32_t n_head;
+    int64_t n_params;        /* parameters, counting a tied lm_head once */
+    int32_t weight_dtype;    /* a bloom_dtype */
+    float   layer_norm_eps;
+    bloom_token bos_token;   /* -1 when the tokenizer has none */
+    bloom_token eos_token;
+    bloom_token pad_token;
+    bloom_token unk_token;
+} bloom_model_info;
+
+/* Copies the model's hyper-parameters into *out_info. */
+BLOOM_API int32_t bloom_model_get_info(bloom_model_info * out_info, const bloom_model * model);
+
+/* ---------------------------------------------------------------- tokenizer */
+
+/* Tokenizes UTF-8 text with the semantics of Hugging Face tokenizers for BLOOM: added tokens
+ * (<unk> <s> </s> <pad>, ...) are matched first when parse_special is true, then the rest goes through
+ * BLOOM's Split pre-tokenizer, ByteLevel mapping and BPE. No BOS/EOS is added.
+ * tokens: caller's buffer of capacity entries; *out_n_tokens: tokens written, or needed when
+ * BLOOM_ERR_BUFFER_TOO_SMALL. Invalid UTF-8 in text is BLOOM_ERR_INVALID_ARGUMENT. */
+BLOOM_API int32_t bloom_tokenize(bloom_token * tokens, size_t capacity, size_t * out_n_tokens,
+                                 const bloom_model * model, const char * text, size_t text_len,
+                                 bool parse_special);
+
+/* The bytes a token stands for after ByteLevel decoding (may be part of a UTF-8 sequence); for an added
+ * token, its content. Copied into buf; *out_len: bytes written, or needed when BLOOM_ERR_BUFFER_TOO_SMALL.
+ * A token in [n_vocab_tokens, n_vocab) has no text (length 0). Out of [0, n_vocab):
+ * BLOOM_ERR_INVALID_ARGUMENT. */
+BLOOM_API int32_t bloom_token_to_piece(char * buf, size_t capacity, size_t * out_len,
+                                       const bloom_model * model, bloom_token token);
+
+/* The surface string of a token as the vocabulary spells it (ByteLevel alphabet, e.g. "Ġworld"), as
+ * Hugging Face's convert_ids_to_tokens gives it. Copied, as bloom_token_to_piece. */
+BLOOM_API int32_t bloom_token_to_string(char * buf, size_t capacity, size_t * out_len,
+                                        const bloom_model * model, bloom_token token);
+
+/* Decodes tokens to UTF-8 as Hugging Face's decode(): bytes joined, then invalid sequences replaced by
+ * U+FFFD. skip_special drops the special added tokens. Copied into buf as bloom_token_to_piece. */
+BLOOM_API int32_t bloom_detokenize(char * buf, size_t capacity, size_t * out_len,
+                                   const bloom_model * model, const bloom_token * tokens, size_t n_tokens,
+                                   bool skip_special);
+
+/* An incremental decoder for streaming: it holds back an incomplete UTF-8 sequence until the token that
+ * completes it arrives, so its output never splits a character.
+ * out: caller owns; free with bloom_detokenizer_free. The model must outlive it. */
+BLOOM_API int32_t bloom_detokenizer_init(bloom_detokenizer ** out, const bloom_model * model, bool skip_special);
+BLOOM_API void    bloom_detokenizer_free(bloom_detokenizer * detokenizer);
+
+/* Feeds one token and copies the text it completes into buf (*out_len bytes, possibly 0). On
+ * BLOOM_ERR_BUFFER_TOO_SMALL nothing is consumed: call again with a buffer of *out_len bytes. */
+BLOOM_API int32_t bloom_detokenizer_push(char * buf, size_t capacity, size_t * out_len,
+                                         bloom_detokenizer * detokenizer, bloom_token token);
+
+/* Ends the stream: copies what is held back (an unfinished sequence becomes U+FFFD) and resets. */
+BLOOM_API int32_t bloom_detokenizer_flush(char * buf, size_t capacity, size_t * out_len,
+                                          bloom_detokenizer * detokenizer);
+
+/* ---------------------------------------------------------------- context (KV cache + compute) */
+
+typedef struct bloom_context_params {
+    uint32_t n_ctx;      /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train) */
+    uint32_t n_batch;    /* most tokens evaluated in one graph (default 512) */
+    int32_t  n_threads;  /* CPU threads (default 0 = number of cores) */
+} bloom_context_params;
+
+BLOOM_API bloom_context_params bloom_context_default_params(void);
+
+/* Creates an inference context: a KV cache and compute buffers for the model.
+ * out: caller owns; free with bloom_context_free. The model must outlive it.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT, BLOOM_ERR_OUT_OF_MEMORY. */
+BLOOM_API int32_t bloom_context_init(bloom_context ** out, bloom_model * model, bloom_context_params params);
+BLOOM_API void    bloom_context_free(bloom_context * ctx);
+
+/* Evaluates tokens after those already in the KV cache (positions n_past ...), appending them to the cache,
+ * in chunks of n_batch. Afterwards the logits of the last token (all_logits false) or of every token of this
+ * call (all_logits true) can be read with bloom_context_get_logits.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (a token outside [0, n_vocab), n_tokens 0),
+ * BLOOM_ERR_CONTEXT_FULL (n_past + n_tokens > n_ctx; nothing is evaluated), BLOOM_ERR_BUSY. */
+BLOOM_API int32_t bloom_context_decode(bloom_context * ctx, const bloom_token * tokens, size_t n_tokens,
+                                       bool all_logits);
+
+/* The logits of the last decode: *out_n_rows rows of n_vocab floats, row-major, oldest token first.
+ * Borrowed until the next decode, truncate or free of ctx. BLOOM_ERR_INVALID_ARGUMENT when nothing was
+ * decoded since the last truncate. */
+BLOOM_API int32_t bloom_context_get_logits(const float ** out_logits, size_t * out_n_rows, const bloom_context * ctx);
+
+/* Tokens in the KV cache. */
+BLOOM_API uint32_t bloom_context_n_past(const bloom_context * ctx);
+/* Capacity of the KV cache in tokens. */
+BLOOM_API uint32_t bloom_context_n_ctx(const bloom_context * ctx);
+
+/* Copies the token ids held in the KV cache (n_past of them) into tokens; *out_n: written or needed. */
+BLOOM_API int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n,
+                                           const bloom_context * ctx);
+
+/* Drops every cached token at position >= n_keep, so a prompt sharing the first n_keep tokens continues from
+ * there. n_keep > n_past is BLOOM_ERR_INVALID_ARGUMENT. Clears the stored logits. */
+BLOOM_API int32_t bloom_context_truncate(bloom_context * ctx, uint32_t n_keep);
+
+/* ---------------------------------------------------------------- sampler */
+
+/* Applied in Hugging Face's order: repetition penalty, presence/frequency penalties, temperature,
+ * top-k, top-p, min-p, then a draw (or argmax when temperature is 0). */
+typedef struct bloom_sampler_params {
+    uint64_t seed;               /* RNG seed (default 0x5EED) */
+    float    temperature;        /* 0 = greedy (default 0) */
+    int32_t  top_k;              /* keep the k most likely; 0 = off (default 0) */
+    float    top_p;              /* nucleus mass in (0, 1]; 1 = off (default 1) */
+    float    min_p;              /* drop tokens below min_p * max probability, [0, 1]; 0 = off (default 0) */
+    float    repetition_penalty; /* HF's: logit<0 ? logit*p : logit/p for seen tokens; 1 = off (default 1) */
+    float    presence_penalty;   /* subtract once per seen token; 0 = off (default 0) */
+    float    frequency_penalty;  /* subtract times the count of a seen token; 0 = off (default 0) */
+    int32_t  penalty_last_n;     /* how many recent tokens count as seen; -1 = all (default -1) */
+} bloom_sampler_params;
+
+BLOOM_API bloom_sampler_params bloom_sampler_default_params(void);
+
+/* out: caller owns; free with bloom_sampler_free. The model must outlive it.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT naming the field (negative temperature, top_p outside (0,1], ...). */
+BLOOM_API int32_t bloom_sampler_init(bloom_sampler ** out, const bloom_model * model, bloom_sampler_params params);
+BLOOM_API void    bloom_sampler_free(bloom_sampler * sampler);
+
+/* Records a token as seen (prompt or generated) for the penalties. */
+BLOOM_API int32_t bloom_sampler_accept(bloom_sampler * sampler, bloom_token token);
+
+/* Forgets the seen tokens and reseeds the RNG with the seed it was made with. */
+BLOOM_API void bloom_sampler_reset(bloom_sampler * sampler);
+
+/* Picks the next token from the last logits row of ctx (it does not accept it).
+ * BLOOM_ERR_INVALID_ARGUMENT when ctx has no logits. */
+BLOOM_API int32_t bloom_sampler_sample(bloom_token * out_token, bloom_sampler * sampler, const bloom_context * ctx);
+
+/* ---------------------------------------------------------------- generation */
+
+typedef enum bloom_finish_reason {
+    BLOOM_FINISH_LENGTH       = 0,  /* max_tokens generated */
+    BLOOM_FINISH_EOS          = 1,  /* the model produced its end-of-sequence token */
+    BLOOM_FINISH_STOP         = 2,  /* a stop string appeared */
+    BLOOM_FINISH_CANCELLED    = 3,  /* the token callback returned false */
+    BLOOM_FINISH_CONTEXT_FULL = 4,  /* the KV cache filled up */
+} bloom_finish_reason;
+
+/* Receives each generated token with the text it completes (UTF-8, never a split character; may be empty,
+ * and text held back while it might start a stop string comes later). text is borrowed for the call.
+ * Return false to stop generating. */
+typedef bool (*bloom_token_callback)(bloom_token token, const char * text, size_t text_len, void * user_data);
+
+typedef struct bloom_generate_params {
+    int32_t              max_tokens;    /* most tokens to generate (default 128) */
+    bool                 ignore_eos;    /* keep going past the end-of-sequence token (default false) */
+    const char * const * stop;          /* stop strings (UTF-8, lengths in stop_lens); may be NULL */
+    const size_t *       stop_lens;
+    size_t               n_stop;
+    bloom_token_callback callback;      /* may be NULL */
+    void *               user_data;
+} bloom_generate_params;
+
+BLOOM_API bloom_generate_params bloom_generate_default_params(void);
+
+typedef struct bloom_generate_result {
+    int32_t n_prompt;        /* prompt tokens */
+    int32_t n_reused;        /* prompt tokens whose KV entries were already cached and reused */
+    int32_t n_generated;     /* tokens generated (a token that completed a stop string counts) */
+    int32_t finish_reason;   /* a bloom_finish_reason */
+    double  prefill_ms;      /* wall time evaluating the prompt */
+    double  decode_ms;       /* wall time generating, sampling included */
+} bloom_generate_result;
+
+/* Generates a continuation of prompt: reuses the longest cached prefix of prompt (truncating the rest of the
+ * cache), evaluates the remaining prompt tokens, feeds the whole prompt to the sampler's penalties, then samples
+ * and evaluates token by token, streaming through params.callback, until a finish reason applies. The
+ * end-of-sequence token is not passed to the callback. The sampler is not reset.
+ * Statuses: BLOOM_ERR_CONTEXT_FULL when the prompt alone does not fit, BLOOM_ERR_INVALID_ARGUMENT (empty prompt,
+ * bad token id, negative max_tokens), BLOOM_ERR_BUSY. A cancelled run is BLOOM_OK with finish reason CANCELLED. */
+BLOOM_API int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, bloom_sampler * sampler,
+                                 const bloom_token * prompt, size_t n_prompt, const bloom_generate_params * params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLOOM_H */
