@@ -289,8 +289,9 @@ typedef enum bloom_finish_reason {
 } bloom_finish_reason;
 
 /* Receives each generated token with the text it completes (UTF-8, never a split character; may be empty,
- * and text held back while it might start a stop string comes later). text is borrowed for the call.
- * Return false to stop generating. */
+ * and text held back while it might start a stop string comes later). The end-of-sequence token arrives too,
+ * with no text. When generation ends with text still held back, one last call delivers it with token -1.
+ * text is borrowed for the call. Return false to stop generating. */
 typedef bool (*bloom_token_callback)(bloom_token token, const char * text, size_t text_len, void * user_data);
 
 typedef struct bloom_generate_params {
@@ -316,8 +317,10 @@ typedef struct bloom_generate_result {
 
 /* Generates a continuation of prompt: reuses the longest cached prefix of prompt (truncating the rest of the
  * cache), evaluates the remaining prompt tokens, feeds the whole prompt to the sampler's penalties, then samples
- * and evaluates token by token, streaming through params.callback, until a finish reason applies. The
- * end-of-sequence token is not passed to the callback. The sampler is not reset.
+ * and evaluates token by token, streaming through params.callback, until a finish reason applies. Like Hugging
+ * Face's generate(), the end-of-sequence token counts as generated (and reaches the callback, with no text).
+ * Stop strings are matched on the decoded text; the text before the stop string is delivered, the rest dropped.
+ * The sampler is not reset.
  * Statuses: BLOOM_ERR_CONTEXT_FULL when the prompt alone does not fit, BLOOM_ERR_INVALID_ARGUMENT (empty prompt,
  * bad token id, negative max_tokens), BLOOM_ERR_BUSY. A cancelled run is BLOOM_OK with finish reason CANCELLED. */
 BLOOM_API int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, bloom_sampler * sampler,

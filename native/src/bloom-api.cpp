@@ -1,0 +1,405 @@
+// The C ABI: argument checks, status conversion and ownership. The only file with extern "C" definitions
+// besides bloom_log_set (bloom-log.cpp), and the only place a C++ exception is turned into a status.
+#include "bloom.h"
+
+#include "bloom-context.h"
+#include "bloom-error.h"
+#include "bloom-generate.h"
+#include "bloom-log.h"
+#include "bloom-model.h"
+#include "bloom-sampler.h"
+
+#include "ggml-cpu.h"
+
+#include <cstring>
+#include <new>
+#include <string>
+
+struct bloom_model       { std::unique_ptr<bloom::model> impl; };
+struct bloom_context     { std::unique_ptr<bloom::context> impl; };
+struct bloom_sampler     { std::unique_ptr<bloom::sampler> impl; };
+struct bloom_detokenizer { std::unique_ptr<bloom::detokenizer> impl; };
+
+namespace {
+
+// Runs body, turning every exception into a status and the thread's last error.
+template <typename F>
+int32_t guarded(F && body) {
+    try {
+        bloom::set_last_error("");
+        body();
+        return BLOOM_OK;
+    } catch (const bloom::error & e) {
+        bloom::set_last_error(e.what());
+        return e.status();
+    } catch (const std::bad_alloc &) {
+        bloom::set_last_error("out of memory");
+        return BLOOM_ERR_OUT_OF_MEMORY;
+    } catch (const std::exception & e) {
+        bloom::set_last_error(std::string("internal error: ") + e.what());
+        return BLOOM_ERR_INTERNAL;
+    } catch (...) {
+        bloom::set_last_error("internal error: unknown exception");
+        return BLOOM_ERR_INTERNAL;
+    }
+}
+
+template <typename T>
+void require(const T * p, const char * what) {
+    if (!p) {
+        bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "%s is NULL", what);
+    }
+}
+
+// Copies bytes into a caller buffer, or reports the size needed.
+void copy_out(char * buf, size_t capacity, size_t * out_len, const std::string & s) {
+    require(out_len, "out_len");
+    *out_len = s.size();
+    if (s.size() > capacity) {
+        bloom::fail(BLOOM_ERR_BUFFER_TOO_SMALL, "the buffer holds %zu bytes, %zu are needed", capacity, s.size());
+    }
+    if (!s.empty()) {
+        require(buf, "buf");
+        std::memcpy(buf, s.data(), s.size());
+    }
+}
+
+template <typename T>
+void copy_out(T * buf, size_t capacity, size_t * out_n, const std::vector<T> & v) {
+    require(out_n, "out_n");
+    *out_n = v.size();
+    if (v.size() > capacity) {
+        bloom::fail(BLOOM_ERR_BUFFER_TOO_SMALL, "the buffer holds %zu entries, %zu are needed", capacity, v.size());
+    }
+    if (!v.empty()) {
+        require(buf, "buffer");
+        std::memcpy(buf, v.data(), v.size() * sizeof(T));
+    }
+}
+
+void check_token(const bloom::model & m, bloom_token token) {
+    if (token < 0 || token >= m.hp.n_vocab) {
+        bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "token id %d is out of range [0, %d)", token, m.hp.n_vocab);
+    }
+}
+
+std::string build_version_string() {
+    std::string s = std::to_string(BLOOM_VERSION_MAJOR) + "." + std::to_string(BLOOM_VERSION_MINOR) + "." +
+                    std::to_string(BLOOM_VERSION_PATCH) + " (ggml " + ggml_version() + ", " BLOOM_GGML_ORIGIN ", cpu " +
+                    BLOOM_CPU_VARIANT + ":";
+    const std::pair<const char *, int> features[] = {
+        {"sse3", ggml_cpu_has_sse3()}, {"ssse3", ggml_cpu_has_ssse3()}, {"avx", ggml_cpu_has_avx()},
+        {"avx2", ggml_cpu_has_avx2()}, {"f16c", ggml_cpu_has_f16c()}, {"fma", ggml_cpu_has_fma()},
+        {"avx512", ggml_cpu_has_avx512()},
+    };
+    for (const auto & [name, on] : features) {
+        if (on) {
+            s += std::string(" ") + name;
+        }
+    }
+    return s + ")";
+}
+
+} // namespace
+
+extern "C" {
+
+uint32_t bloom_abi_version(void) { return BLOOM_ABI_VERSION; }
+
+const char * bloom_version_string(void) {
+    static const std::string v = build_version_string();
+    return v.c_str();
+}
+
+const char * bloom_status_string(int32_t status) {
+    switch (status) {
+        case BLOOM_OK:                   return "ok";
+        case BLOOM_ERR_INVALID_ARGUMENT: return "invalid argument";
+        case BLOOM_ERR_IO:               return "I/O error";
+        case BLOOM_ERR_FORMAT:           return "invalid file format";
+        case BLOOM_ERR_UNSUPPORTED:      return "unsupported";
+        case BLOOM_ERR_OUT_OF_MEMORY:    return "out of memory";
+        case BLOOM_ERR_CONTEXT_FULL:     return "context full";
+        case BLOOM_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+        case BLOOM_ERR_CANCELLED:        return "cancelled";
+        case BLOOM_ERR_BUSY:             return "busy";
+        case BLOOM_ERR_INTERNAL:         return "internal error";
+        default:                         return "unknown status";
+    }
+}
+
+const char * bloom_last_error(void) { return bloom::last_error(); }
+
+const char * bloom_dtype_name(int32_t dtype) {
+    switch (dtype) {
+        case BLOOM_DTYPE_F32:  return "f32";
+        case BLOOM_DTYPE_F16:  return "f16";
+        case BLOOM_DTYPE_BF16: return "bf16";
+        default:               return "unknown";
+    }
+}
+
+// ---------------------------------------------------------------- model
+
+bloom_model_params bloom_model_default_params(void) {
+    bloom_model_params p = {};
+    p.use_mmap = true;
+    return p;
+}
+
+int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t path_len, bloom_model_params params) {
+    return guarded([&] {
+        require(out_model, "out_model");
+        require(path, "path");
+        std::string dir(path, path_len);
+        if (dir.empty()) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "the model path is empty");
+        }
+        if (dir.find('\0') != std::string::npos) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "the model path contains a NUL byte");
+        }
+        while (dir.size() > 1 && dir.back() == '/') {
+            dir.pop_back();
+        }
+        auto impl = bloom::model::load_hf(dir, params);
+        if (params.progress_callback) {
+            params.progress_callback(1.0f, params.progress_user_data);
+        }
+        *out_model = new bloom_model{std::move(impl)};
+    });
+}
+
+void bloom_model_free(bloom_model * model) { delete model; }
+
+int32_t bloom_model_get_info(bloom_model_info * out_info, const bloom_model * model) {
+    return guarded([&] {
+        require(out_info, "out_info");
+        require(model, "model");
+        const bloom::model & m = *model->impl;
+        bloom_model_info info = {};
+        info.n_vocab        = m.hp.n_vocab;
+        info.n_vocab_tokens = m.tokenizer->n_tokens();
+        info.n_ctx_train    = m.hp.n_ctx_train;
+        info.n_layer        = m.hp.n_layer;
+        info.n_embd         = m.hp.n_embd;
+        info.n_head         = m.hp.n_head;
+        info.n_params       = m.n_params;
+        info.weight_dtype   = m.weight_dtype;
+        info.layer_norm_eps = m.hp.norm_eps;
+        info.bos_token      = m.tokenizer->bos();
+        info.eos_token      = m.tokenizer->eos();
+        info.pad_token      = m.tokenizer->pad();
+        info.unk_token      = m.tokenizer->unk();
+        *out_info = info;
+    });
+}
+
+// ---------------------------------------------------------------- tokenizer
+
+int32_t bloom_tokenize(bloom_token * tokens, size_t capacity, size_t * out_n_tokens, const bloom_model * model,
+                       const char * text, size_t text_len, bool parse_special) {
+    return guarded([&] {
+        require(model, "model");
+        require(out_n_tokens, "out_n_tokens");
+        if (text_len > 0) {
+            require(text, "text");
+        }
+        copy_out(tokens, capacity, out_n_tokens,
+                 model->impl->tokenizer->tokenize(std::string_view(text ? text : "", text_len), parse_special));
+    });
+}
+
+int32_t bloom_token_to_piece(char * buf, size_t capacity, size_t * out_len, const bloom_model * model, bloom_token token) {
+    return guarded([&] {
+        require(model, "model");
+        check_token(*model->impl, token);
+        copy_out(buf, capacity, out_len, model->impl->tokenizer->token_to_piece(token));
+    });
+}
+
+int32_t bloom_token_to_string(char * buf, size_t capacity, size_t * out_len, const bloom_model * model, bloom_token token) {
+    return guarded([&] {
+        require(model, "model");
+        check_token(*model->impl, token);
+        copy_out(buf, capacity, out_len, model->impl->tokenizer->token_to_string(token));
+    });
+}
+
+int32_t bloom_detokenize(char * buf, size_t capacity, size_t * out_len, const bloom_model * model,
+                         const bloom_token * tokens, size_t n_tokens, bool skip_special) {
+    return guarded([&] {
+        require(model, "model");
+        if (n_tokens > 0) {
+            require(tokens, "tokens");
+        }
+        for (size_t i = 0; i < n_tokens; ++i) {
+            check_token(*model->impl, tokens[i]);
+        }
+        copy_out(buf, capacity, out_len, model->impl->tokenizer->decode(tokens, n_tokens, skip_special));
+    });
+}
+
+int32_t bloom_detokenizer_init(bloom_detokenizer ** out, const bloom_model * model, bool skip_special) {
+    return guarded([&] {
+        require(out, "out");
+        require(model, "model");
+        *out = new bloom_detokenizer{std::make_unique<bloom::detokenizer>(*model->impl->tokenizer, skip_special)};
+    });
+}
+
+void bloom_detokenizer_free(bloom_detokenizer * detokenizer) { delete detokenizer; }
+
+int32_t bloom_detokenizer_push(char * buf, size_t capacity, size_t * out_len, bloom_detokenizer * detokenizer,
+                               bloom_token token) {
+    return guarded([&] {
+        require(detokenizer, "detokenizer");
+        require(out_len, "out_len");
+        // Work on a copy so that a too-small buffer consumes nothing.
+        bloom::detokenizer trial = *detokenizer->impl;
+        const std::string text = trial.push(token);
+        copy_out(buf, capacity, out_len, text);
+        *detokenizer->impl = trial;
+    });
+}
+
+int32_t bloom_detokenizer_flush(char * buf, size_t capacity, size_t * out_len, bloom_detokenizer * detokenizer) {
+    return guarded([&] {
+        require(detokenizer, "detokenizer");
+        bloom::detokenizer trial = *detokenizer->impl;
+        copy_out(buf, capacity, out_len, trial.flush());
+        *detokenizer->impl = trial;
+    });
+}
+
+// ---------------------------------------------------------------- context
+
+bloom_context_params bloom_context_default_params(void) {
+    bloom_context_params p = {};
+    p.n_ctx     = 2048;
+    p.n_batch   = 512;
+    p.n_threads = 0;
+    return p;
+}
+
+int32_t bloom_context_init(bloom_context ** out, bloom_model * model, bloom_context_params params) {
+    return guarded([&] {
+        require(out, "out");
+        require(model, "model");
+        *out = new bloom_context{std::make_unique<bloom::context>(*model->impl, params)};
+    });
+}
+
+void bloom_context_free(bloom_context * ctx) { delete ctx; }
+
+int32_t bloom_context_decode(bloom_context * ctx, const bloom_token * tokens, size_t n_tokens, bool all_logits) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        bloom::context::guard g(*ctx->impl);
+        ctx->impl->decode(tokens, n_tokens, all_logits);
+    });
+}
+
+int32_t bloom_context_get_logits(const float ** out_logits, size_t * out_n_rows, const bloom_context * ctx) {
+    return guarded([&] {
+        require(out_logits, "out_logits");
+        require(out_n_rows, "out_n_rows");
+        require(ctx, "ctx");
+        if (ctx->impl->n_logit_rows() == 0) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "no logits: nothing was decoded since the context was created or truncated");
+        }
+        *out_logits = ctx->impl->logits().data();
+        *out_n_rows = ctx->impl->n_logit_rows();
+    });
+}
+
+uint32_t bloom_context_n_past(const bloom_context * ctx) { return ctx ? ctx->impl->n_past() : 0; }
+uint32_t bloom_context_n_ctx(const bloom_context * ctx) { return ctx ? ctx->impl->n_ctx() : 0; }
+
+int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n, const bloom_context * ctx) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        copy_out(tokens, capacity, out_n, ctx->impl->tokens());
+    });
+}
+
+int32_t bloom_context_truncate(bloom_context * ctx, uint32_t n_keep) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        bloom::context::guard g(*ctx->impl);
+        ctx->impl->truncate(n_keep);
+    });
+}
+
+// ---------------------------------------------------------------- sampler
+
+bloom_sampler_params bloom_sampler_default_params(void) {
+    bloom_sampler_params p = {};
+    p.seed               = 0x5EED;
+    p.temperature        = 0.0f;
+    p.top_k              = 0;
+    p.top_p              = 1.0f;
+    p.min_p              = 0.0f;
+    p.repetition_penalty = 1.0f;
+    p.presence_penalty   = 0.0f;
+    p.frequency_penalty  = 0.0f;
+    p.penalty_last_n     = -1;
+    return p;
+}
+
+int32_t bloom_sampler_init(bloom_sampler ** out, const bloom_model * model, bloom_sampler_params params) {
+    return guarded([&] {
+        require(out, "out");
+        require(model, "model");
+        *out = new bloom_sampler{std::make_unique<bloom::sampler>(model->impl->hp.n_vocab, params)};
+    });
+}
+
+void bloom_sampler_free(bloom_sampler * sampler) { delete sampler; }
+
+int32_t bloom_sampler_accept(bloom_sampler * sampler, bloom_token token) {
+    return guarded([&] {
+        require(sampler, "sampler");
+        sampler->impl->accept(token);
+    });
+}
+
+void bloom_sampler_reset(bloom_sampler * sampler) {
+    if (sampler) {
+        sampler->impl->reset();
+    }
+}
+
+int32_t bloom_sampler_sample(bloom_token * out_token, bloom_sampler * sampler, const bloom_context * ctx) {
+    return guarded([&] {
+        require(out_token, "out_token");
+        require(sampler, "sampler");
+        require(ctx, "ctx");
+        const float * logits = ctx->impl->last_logits();
+        if (!logits) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "the context has no logits to sample from; decode first");
+        }
+        *out_token = sampler->impl->sample(logits);
+    });
+}
+
+// ---------------------------------------------------------------- generation
+
+bloom_generate_params bloom_generate_default_params(void) {
+    bloom_generate_params p = {};
+    p.max_tokens = 128;
+    return p;
+}
+
+int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, bloom_sampler * sampler,
+                       const bloom_token * prompt, size_t n_prompt, const bloom_generate_params * params) {
+    return guarded([&] {
+        require(out_result, "out_result");
+        require(ctx, "ctx");
+        require(sampler, "sampler");
+        require(params, "params");
+        bloom::context::guard g(*ctx->impl);
+        *out_result = bloom::generate(*ctx->impl, *sampler->impl, prompt, n_prompt, *params);
+    });
+}
+
+} // extern "C"

@@ -1,0 +1,175 @@
+#include "bloom-context.h"
+
+#include "bloom-error.h"
+#include "bloom-log.h"
+
+#include "ggml-cpu.h"
+
+#include <cmath>
+#include <thread>
+
+namespace bloom {
+
+context::guard::guard(const context & c) : c_(c) {
+    if (c_.busy_.exchange(true, std::memory_order_acquire)) {
+        fail(BLOOM_ERR_BUSY, "this context is in use by another thread; a context serves one thread at a time");
+    }
+}
+
+context::guard::~guard() { c_.busy_.store(false, std::memory_order_release); }
+
+context::context(const model & m, const bloom_context_params & params) : model_(m), params_(params) {
+    const hparams & hp = m.hp;
+    if (params_.n_ctx == 0) {
+        params_.n_ctx = uint32_t(hp.n_ctx_train);
+    }
+    if (params_.n_ctx > (1u << 24)) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "n_ctx %u is too large", params_.n_ctx);
+    }
+    if (params_.n_batch == 0) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "n_batch must be at least 1");
+    }
+    if (params_.n_batch > params_.n_ctx) {
+        params_.n_batch = params_.n_ctx;
+    }
+    if (params_.n_threads < 0) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "n_threads must be >= 0 (0 = all cores), not %d", params_.n_threads);
+    }
+    if (params_.n_threads == 0) {
+        params_.n_threads = int32_t(std::max(1u, std::thread::hardware_concurrency()));
+    }
+
+    backend_ = ggml_backend_cpu_init();
+    if (!backend_) {
+        fail(BLOOM_ERR_INTERNAL, "cannot initialise ggml's CPU backend");
+    }
+    ggml_backend_cpu_set_n_threads(backend_, params_.n_threads);
+
+    // KV cache in f32: exact against the f32 reference, and the cache is small next to BLOOM's weights.
+    kv_.n_ctx = params_.n_ctx;
+    ggml_init_params ip = { ggml_tensor_overhead() * size_t(2 * hp.n_layer + 1), nullptr, true };
+    ctx_kv_ = ggml_init(ip);
+    for (int il = 0; il < hp.n_layer; ++il) {
+        kv_.k.push_back(ggml_new_tensor_2d(ctx_kv_, GGML_TYPE_F32, hp.n_embd, params_.n_ctx));
+        kv_.v.push_back(ggml_new_tensor_2d(ctx_kv_, GGML_TYPE_F32, params_.n_ctx, hp.n_embd));
+    }
+    buf_kv_ = ggml_backend_alloc_ctx_tensors(ctx_kv_, backend_);
+    if (!buf_kv_) {
+        fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB)", params_.n_ctx,
+             2.0 * hp.n_layer * hp.n_embd * params_.n_ctx * 4 / 1048576.0);
+    }
+    ggml_backend_buffer_clear(buf_kv_, 0);
+
+    graph_meta_.resize(ggml_tensor_overhead() * graph_max_nodes(m) + ggml_graph_overhead_custom(graph_max_nodes(m), false));
+    ggml_backend_t backends[] = { backend_ };
+    sched_ = ggml_backend_sched_new(backends, nullptr, 1, graph_max_nodes(m), false, false);
+
+    // Reserve the worst case now (a full batch against a full cache), so an undersized machine fails here with
+    // a clear error instead of in the middle of a generation.
+    ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
+    ggml_context * ctx0 = ggml_init(gp);
+    graph_io io;
+    const int n_tok = int(params_.n_batch);
+    ggml_cgraph * gf = build_graph(ctx0, m, kv_, io, n_tok, int(params_.n_ctx) - n_tok, true);
+    const bool ok = ggml_backend_sched_reserve(sched_, gf);
+    ggml_free(ctx0);
+    if (!ok) {
+        fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot reserve compute buffers for n_batch %u, n_ctx %u", params_.n_batch,
+             params_.n_ctx);
+    }
+    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %.1f MiB", params_.n_ctx, params_.n_batch,
+                   params_.n_threads, ggml_backend_buffer_get_size(buf_kv_) / 1048576.0);
+}
+
+context::~context() {
+    if (sched_) ggml_backend_sched_free(sched_);
+    if (buf_kv_) ggml_backend_buffer_free(buf_kv_);
+    if (ctx_kv_) ggml_free(ctx_kv_);
+    if (backend_) ggml_backend_free(backend_);
+}
+
+const float * context::last_logits() const {
+    if (n_logit_rows_ == 0) {
+        return nullptr;
+    }
+    return logits_.data() + (n_logit_rows_ - 1) * size_t(model_.hp.n_vocab);
+}
+
+void context::decode(const int32_t * tokens, size_t n_tokens, bool all_logits) {
+    const int32_t n_vocab = model_.hp.n_vocab;
+    if (n_tokens == 0) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "no tokens to decode");
+    }
+    if (!tokens) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "tokens is NULL");
+    }
+    for (size_t i = 0; i < n_tokens; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "token id %d at index %zu is out of range [0, %d)", tokens[i], i, n_vocab);
+        }
+    }
+    if (n_tokens > size_t(kv_.n_ctx) - tokens_.size()) {
+        fail(BLOOM_ERR_CONTEXT_FULL, "%zu tokens do not fit: the context holds %u and %zu are in use", n_tokens,
+             kv_.n_ctx, tokens_.size());
+    }
+    const size_t rows = all_logits ? n_tokens : 1;
+    logits_.resize(rows * size_t(n_vocab));
+    n_logit_rows_ = 0;
+    for (size_t done = 0; done < n_tokens;) {
+        const int n = int(std::min(size_t(params_.n_batch), n_tokens - done));
+        const bool last = done + size_t(n) == n_tokens;
+        float * out = all_logits ? logits_.data() + done * size_t(n_vocab) : (last ? logits_.data() : nullptr);
+        eval_chunk(tokens + done, n, all_logits, out);
+        done += size_t(n);
+    }
+    n_logit_rows_ = rows;
+}
+
+void context::eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out) {
+    const int n_past = int(tokens_.size());
+    const int n_kv   = n_past + n_tokens;
+
+    ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
+    ggml_context * ctx0 = ggml_init(gp);
+    graph_io io;
+    ggml_cgraph * gf = build_graph(ctx0, model_, kv_, io, n_tokens, n_past, all_logits);
+    ggml_backend_sched_reset(sched_);
+    if (!ggml_backend_sched_alloc_graph(sched_, gf)) {
+        ggml_free(ctx0);
+        fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the compute graph for %d tokens", n_tokens);
+    }
+
+    ggml_backend_tensor_set(io.tokens, tokens, 0, size_t(n_tokens) * sizeof(int32_t));
+    // ALiBi bias source: -(distance) for visible keys; ggml scales it by each head's slope.
+    mask_.resize(size_t(n_kv) * size_t(n_tokens));
+    for (int t = 0; t < n_tokens; ++t) {
+        const int pos = n_past + t;
+        float * row = mask_.data() + size_t(t) * size_t(n_kv);
+        for (int j = 0; j < n_kv; ++j) {
+            row[j] = j <= pos ? -float(pos - j) : -INFINITY;
+        }
+    }
+    ggml_backend_tensor_set(io.mask, mask_.data(), 0, mask_.size() * sizeof(float));
+
+    const ggml_status st = ggml_backend_sched_graph_compute(sched_, gf);
+    if (st != GGML_STATUS_SUCCESS) {
+        ggml_free(ctx0);
+        fail(BLOOM_ERR_INTERNAL, "graph computation failed with ggml status %d", int(st));
+    }
+    if (logits_out) {
+        ggml_backend_tensor_get(io.logits, logits_out, 0, ggml_nbytes(io.logits));
+    }
+    ggml_free(ctx0);
+    tokens_.insert(tokens_.end(), tokens, tokens + n_tokens);
+}
+
+void context::truncate(uint32_t n_keep) {
+    if (n_keep > tokens_.size()) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "cannot keep %u tokens: only %zu are cached", n_keep, tokens_.size());
+    }
+    // Entries past n_keep are simply overwritten by later decodes; the mask never lets a query see them.
+    tokens_.resize(n_keep);
+    n_logit_rows_ = 0;
+}
+
+} // namespace bloom

@@ -1,0 +1,59 @@
+// An inference context: the KV cache, the backend scheduler and the logits of the last decode.
+#pragma once
+
+#include "bloom-graph.h"
+#include "bloom-model.h"
+
+#include <atomic>
+#include <vector>
+
+namespace bloom {
+
+class context {
+public:
+    context(const model & m, const bloom_context_params & params);  // throws bloom::error
+    ~context();
+    context(const context &) = delete;
+    context & operator=(const context &) = delete;
+
+    // Appends tokens to the cache, evaluating them in chunks of n_batch. Throws bloom::error.
+    void decode(const int32_t * tokens, size_t n_tokens, bool all_logits);
+    // Drops cached positions >= n_keep.
+    void truncate(uint32_t n_keep);
+
+    uint32_t n_past() const { return uint32_t(tokens_.size()); }
+    uint32_t n_ctx() const { return kv_.n_ctx; }
+    const std::vector<int32_t> & tokens() const { return tokens_; }
+    const std::vector<float> & logits() const { return logits_; }   // n_logit_rows * n_vocab
+    size_t n_logit_rows() const { return n_logit_rows_; }
+    const float * last_logits() const;                              // nullptr if none
+    const model & get_model() const { return model_; }
+
+    // Marks the context as entered by one thread for the lifetime of the guard; a second thread gets BLOOM_ERR_BUSY.
+    class guard {
+    public:
+        explicit guard(const context & c);
+        ~guard();
+    private:
+        const context & c_;
+    };
+
+private:
+    void eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out);
+
+    const model &          model_;
+    bloom_context_params   params_;
+    ggml_backend_t         backend_ = nullptr;
+    ggml_backend_sched_t   sched_   = nullptr;
+    ggml_context *         ctx_kv_  = nullptr;
+    ggml_backend_buffer_t  buf_kv_  = nullptr;
+    kv_cache               kv_;
+    std::vector<uint8_t>   graph_meta_;
+    std::vector<float>     mask_;
+    std::vector<int32_t>   tokens_;
+    std::vector<float>     logits_;
+    size_t                 n_logit_rows_ = 0;
+    mutable std::atomic<bool> busy_{false};
+};
+
+} // namespace bloom

@@ -1,0 +1,127 @@
+#include "bloom-graph.h"
+
+#include <cmath>
+
+namespace bloom {
+
+namespace {
+
+// LayerNorm with affine weight and bias, over ne0.
+ggml_tensor * build_norm(ggml_context * ctx, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b, float eps) {
+    x = ggml_norm(ctx, x, eps);
+    x = ggml_mul(ctx, x, w);
+    return ggml_add(ctx, x, b);
+}
+
+ggml_tensor * build_linear(ggml_context * ctx, ggml_tensor * x, ggml_tensor * w, ggml_tensor * b) {
+    return ggml_add(ctx, ggml_mul_mat(ctx, w, x), b);
+}
+
+// BLOOM's GELU, x * 0.5 * (1 + tanh(0.79788456 * x * (1 + 0.044715 * x^2))), composed from exact f32 ops:
+// ggml's own gelu goes through an f16 lookup table on the CPU, which alone costs ~1e-3 relative error.
+ggml_tensor * build_gelu_tanh(ggml_context * ctx, ggml_tensor * x) {
+    ggml_tensor * t = ggml_sqr(ctx, x);
+    t = ggml_scale_bias(ctx, t, 0.044715f, 1.0f);   // 1 + 0.044715 x^2
+    t = ggml_mul(ctx, t, x);
+    t = ggml_scale(ctx, t, 0.79788456f);
+    t = ggml_tanh(ctx, t);
+    t = ggml_scale_bias(ctx, t, 0.5f, 0.5f);        // 0.5 (1 + tanh(..))
+    return ggml_mul(ctx, x, t);
+}
+
+// Causal self-attention with ALiBi over the cache, after storing this batch's K and V into it.
+ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, const kv_cache & kv, const graph_io & io,
+                         int il, ggml_tensor * qkv, int n_tokens, int n_past) {
+    const hparams & hp = m.hp;
+    const int64_t d = hp.head_dim(), H = hp.n_head, E = hp.n_embd, T = n_tokens, n_kv = n_past + n_tokens;
+    const size_t es = ggml_element_size(qkv);
+
+    // qkv: [3E, T]. Hugging Face interleaves per head: [q_h, k_h, v_h] for h = 0..H-1.
+    ggml_tensor * q, * k, * v;
+    if (m.qkv_interleaved) {
+        q = ggml_view_3d(ctx, qkv, d, H, T, 3 * d * es, qkv->nb[1], 0 * d * es);
+        k = ggml_view_3d(ctx, qkv, d, H, T, 3 * d * es, qkv->nb[1], 1 * d * es);
+        v = ggml_view_3d(ctx, qkv, d, H, T, 3 * d * es, qkv->nb[1], 2 * d * es);
+    } else {
+        q = ggml_view_3d(ctx, qkv, d, H, T, d * es, qkv->nb[1], 0 * E * es);
+        k = ggml_view_3d(ctx, qkv, d, H, T, d * es, qkv->nb[1], 1 * E * es);
+        v = ggml_view_3d(ctx, qkv, d, H, T, d * es, qkv->nb[1], 2 * E * es);
+    }
+    ggml_set_name(q, "q");
+
+    // Store K rows and V columns of positions [n_past, n_past + T).
+    ggml_tensor * k_dst = ggml_view_2d(ctx, kv.k[il], E, T, kv.k[il]->nb[1], size_t(n_past) * kv.k[il]->nb[1]);
+    ggml_build_forward_expand(gf, ggml_cpy(ctx, k, ggml_reshape_3d(ctx, k_dst, d, H, T)));
+    ggml_tensor * v_rows = ggml_reshape_2d(ctx, ggml_cont(ctx, v), E, T);                  // [E, T]
+    ggml_tensor * v_dst  = ggml_view_2d(ctx, kv.v[il], T, E, kv.v[il]->nb[1], size_t(n_past) * ggml_element_size(kv.v[il]));
+    ggml_build_forward_expand(gf, ggml_cpy(ctx, ggml_transpose(ctx, v_rows), v_dst));
+
+    // Views of the whole cache up to n_kv.
+    const size_t kes = ggml_element_size(kv.k[il]);
+    ggml_tensor * K = ggml_view_3d(ctx, kv.k[il], d, n_kv, H, kv.k[il]->nb[1], d * kes, 0);           // [d, n_kv, H]
+    ggml_tensor * V = ggml_view_3d(ctx, kv.v[il], n_kv, d, H, kv.v[il]->nb[1], d * kv.v[il]->nb[1], 0); // [n_kv, d, H]
+    ggml_tensor * Q = ggml_permute(ctx, q, 0, 2, 1, 3);                                                 // [d, T, H]
+
+    // scores = softmax(Q.K / sqrt(d) + slope_h * (j - i)), masked above the diagonal. ggml derives each head's
+    // slope from max_bias = 8 exactly as Hugging Face's build_alibi_tensor does (also for head counts that are
+    // not powers of two); adding slope*(j - i) instead of HF's slope*j shifts a row by a constant, which
+    // softmax ignores.
+    ggml_tensor * kq = ggml_mul_mat(ctx, K, Q);                                                         // [n_kv, T, H]
+    kq = ggml_soft_max_ext(ctx, kq, io.mask, 1.0f / std::sqrt(float(d)), 8.0f);
+    ggml_tensor * kqv = ggml_mul_mat(ctx, V, kq);                                                       // [d, T, H]
+    ggml_tensor * merged = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3));                         // [d, H, T]
+    return ggml_reshape_2d(ctx, merged, E, T);
+}
+
+} // namespace
+
+size_t graph_max_nodes(const model & m) {
+    return 1024 + size_t(m.hp.n_layer) * 64;
+}
+
+ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & kv, graph_io & io,
+                          int n_tokens, int n_past, bool all_logits) {
+    const hparams & hp = m.hp;
+    const int n_kv = n_past + n_tokens;
+    ggml_cgraph * gf = ggml_new_graph_custom(ctx, graph_max_nodes(m), false);
+
+    io.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens);
+    ggml_set_name(io.tokens, "inp_tokens");
+    ggml_set_input(io.tokens);
+    io.mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_kv, n_tokens);
+    ggml_set_name(io.mask, "inp_mask");
+    ggml_set_input(io.mask);
+
+    ggml_tensor * x = ggml_get_rows(ctx, m.tok_embd, io.tokens);                            // [E, T]
+    x = build_norm(ctx, x, m.tok_norm, m.tok_norm_b, hp.norm_eps);
+
+    for (int il = 0; il < hp.n_layer; ++il) {
+        const layer & l = m.layers[size_t(il)];
+
+        ggml_tensor * attn_in  = build_norm(ctx, x, l.attn_norm, l.attn_norm_b, hp.norm_eps);
+        ggml_tensor * residual = hp.residual_post_ln ? attn_in : x;
+        ggml_tensor * qkv      = build_linear(ctx, attn_in, l.wqkv, l.bqkv);                 // [3E, T]
+        ggml_tensor * attn     = build_attn(ctx, gf, m, kv, io, il, qkv, n_tokens, n_past);  // [E, T]
+        attn = build_linear(ctx, attn, l.wo, l.bo);
+        x = ggml_add(ctx, attn, residual);
+
+        ggml_tensor * ffn_in = build_norm(ctx, x, l.ffn_norm, l.ffn_norm_b, hp.norm_eps);
+        residual = hp.residual_post_ln ? ffn_in : x;
+        ggml_tensor * h = build_linear(ctx, ffn_in, l.ffn_up, l.ffn_up_b);                  // [4E, T]
+        h = build_gelu_tanh(ctx, h);
+        h = build_linear(ctx, h, l.ffn_down, l.ffn_down_b);                                  // [E, T]
+        x = ggml_add(ctx, h, residual);
+    }
+
+    if (!all_logits && n_tokens > 1) {
+        x = ggml_view_2d(ctx, x, hp.n_embd, 1, x->nb[1], size_t(n_tokens - 1) * x->nb[1]);   // last token only
+    }
+    x = build_norm(ctx, x, m.output_norm, m.output_norm_b, hp.norm_eps);
+    io.logits = ggml_mul_mat(ctx, m.output, x);                                              // [V, n_out]
+    ggml_set_name(io.logits, "logits");
+    ggml_set_output(io.logits);
+    ggml_build_forward_expand(gf, io.logits);
+    return gf;
+}
+
+} // namespace bloom

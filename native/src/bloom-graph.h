@@ -1,0 +1,32 @@
+// The BLOOM forward pass as a ggml graph, exactly as Hugging Face's BloomForCausalLM computes it.
+#pragma once
+
+#include "bloom-model.h"
+
+namespace bloom {
+
+// The KV cache of one context, per layer:
+//   k[il]: [n_embd, n_ctx]  row p = keys of position p, heads side by side
+//   v[il]: [n_ctx, n_embd]  transposed, so attention reads V^T rows contiguously
+struct kv_cache {
+    std::vector<ggml_tensor *> k;
+    std::vector<ggml_tensor *> v;
+    uint32_t                   n_ctx = 0;
+};
+
+// Inputs the caller fills after allocation, and the output it reads.
+struct graph_io {
+    ggml_tensor * tokens = nullptr;  // I32 [n_tokens]
+    ggml_tensor * mask   = nullptr;  // F32 [n_kv, n_tokens]: -(i - j) for key j <= query i, -inf above
+    ggml_tensor * logits = nullptr;  // F32 [n_vocab, n_outputs]
+};
+
+// Builds the graph evaluating n_tokens new tokens after n_past cached ones, storing their K/V into the cache.
+// all_logits: logits for every new token, else only for the last one.
+ggml_cgraph * build_graph(ggml_context * ctx0, const model & m, const kv_cache & kv, graph_io & io,
+                          int n_tokens, int n_past, bool all_logits);
+
+// Nodes a graph needs at most, for sizing its metadata buffer.
+size_t graph_max_nodes(const model & m);
+
+} // namespace bloom

@@ -1,0 +1,33 @@
+#include "bloom-json.h"
+
+#include "bloom-error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace bloom {
+
+json read_json_file(const std::string & path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        fail(BLOOM_ERR_IO, "cannot open %s: %s", path.c_str(), std::strerror(errno));
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) {
+        fail(BLOOM_ERR_IO, "cannot read %s", path.c_str());
+    }
+    return parse_json(ss.str(), path);
+}
+
+json parse_json(const std::string & text, const std::string & what) {
+    try {
+        return json::parse(text);
+    } catch (const json::parse_error & e) {
+        fail(BLOOM_ERR_FORMAT, "%s is not valid JSON: %s", what.c_str(), e.what());
+    }
+}
+
+} // namespace bloom
