@@ -28,8 +28,13 @@ if [[ -z "$jextract" ]]; then
     jextract=$(command -v jextract || true)
 fi
 if [[ -z "$jextract" || ! -x "$jextract" ]]; then
+    if [[ -n "${JEXTRACT:-}" ]]; then
+        why="\$JEXTRACT=$JEXTRACT is not an executable"
+    else
+        why="\$JEXTRACT is unset and there is no jextract on PATH"
+    fi
     cat >&2 <<MSG
-error: jextract not found (looked at \$JEXTRACT='${JEXTRACT:-}' and on PATH).
+error: jextract not found: $why.
 Build it from https://github.com/openjdk/jextract (master, needs a JDK 22+ and libclang), then run
     JEXTRACT=/path/to/jextract/bin/jextract $0
 MSG
@@ -78,19 +83,22 @@ while read -r option name; do
     include_args+=("$option" "$name")
 done <"$tmp/bloom-includes.txt"
 
-# 3. Start from an empty package so that declarations removed from the header disappear from the bindings.
-rm -rf "$package_dir"
-
+# 3. Generate into a scratch directory, then replace the whole package, so that declarations removed from the
+#    header disappear from the bindings and a failed run leaves the committed bindings untouched.
 "$jextract" \
     --target-package "$package" \
     --header-class-name bloom_h \
-    --output "$output" \
+    --output "$tmp/out" \
     "${include_args[@]}" \
     "$header" 2>"$tmp/jextract.log" || {
     cat "$tmp/jextract.log" >&2
     echo "error: jextract failed on $header" >&2
     exit 1
 }
+
+rm -rf "$package_dir"
+mkdir -p "$(dirname "$package_dir")"
+mv "$tmp/out/${package//.//}" "$package_dir"
 
 # Opaque handles (typedef struct bloom_model bloom_model;) make jextract warn "Skipping bloom_model"; they are
 # used only through pointers, which jextract binds as MemorySegment, so those warnings are expected. Show any other.
