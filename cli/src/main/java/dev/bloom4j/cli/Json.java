@@ -1,0 +1,26 @@
+package dev.bloom4j.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+
+/**
+ * JSON output. Floats are written as Java floats, which Jackson prints with {@link Float#toString(float)}: the
+ * shortest decimal that reads back as the same float.
+ */
+final class Json {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private Json() {}
+
+    /** Prints one JSON object (or array) on one line. */
+    static void print(PrintStream out, Object value) {
+        try {
+            out.println(MAPPER.writeValueAsString(value));
+            out.flush();
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

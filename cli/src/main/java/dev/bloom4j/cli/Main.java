@@ -1,0 +1,129 @@
+package dev.bloom4j.cli;
+
+import dev.bloom4j.BloomException;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * The {@code bloom} command line: generate text, tokenize, dump logits and describe a BLOOM checkpoint.
+ * {@snippet lang=shell :
+ * ./bloom generate --model /models/bloom-560m --prompt "The capital of France is" --max-tokens 20
+ * ./bloom tokenize --model /models/bloom-560m --text "Hello world"
+ * ./bloom logits --model /models/bloom-560m --ids 59414,8876 --all
+ * ./bloom info --model /models/bloom-560m
+ * }
+ * Without {@code --model}, every command uses a small built-in demo checkpoint with random weights.
+ *
+ * <p>Exit codes: 0 success, 1 a runtime failure ("error: ..." on stderr), 2 bad usage.
+ */
+@Command(
+        name = "bloom",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Run BLOOM language models on the CPU.%n"
+                + "Without --model, commands use a small built-in demo checkpoint with random weights.",
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, InfoCommand.class,
+                CommandLine.HelpCommand.class},
+        footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
+public final class Main implements Runnable {
+
+    /** Kept so the level set here is not lost when java.util.logging drops an unreferenced logger. */
+    private static final Logger NATIVE_LOG = Logger.getLogger("dev.bloom4j.native");
+
+    final InputStream in;
+    final PrintStream out;
+    final PrintStream err;
+
+    @Option(names = {"--verbose"}, scope = ScopeType.INHERIT,
+            description = "Show the native library's log and a stack trace on errors.")
+    boolean verbose;
+
+    Main(InputStream in, PrintStream out, PrintStream err) {
+        this.in = in;
+        this.out = out;
+        this.err = err;
+    }
+
+    /** Entry point of {@code ./bloom}. */
+    public static void main(String[] args) {
+        // Model text is UTF-8 whatever the platform's default encoding: write the bytes ourselves.
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        int status = run(args, new FileInputStream(FileDescriptor.in), out, err);
+        out.flush();
+        err.flush();
+        System.exit(status);
+    }
+
+    /** Runs one command line in-process and returns its exit status; used by {@link #main} and by tests. */
+    public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+        Main main = new Main(in, out, err);
+        CommandLine cli = new CommandLine(main);
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        cli.setExecutionStrategy(parseResult -> {
+            // Native logging is configured once, before the library is first touched.
+            NATIVE_LOG.setLevel(main.verbose ? Level.INFO : Level.WARNING);
+            return new CommandLine.RunLast().execute(parseResult);
+        });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (!isRuntimeFailure(ex)) {
+                throw ex;
+            }
+            err.println("error: " + message(ex));
+            if (main.verbose) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return 1;
+        });
+        int status = cli.execute(args);
+        out.flush();
+        return status;
+    }
+
+    /** Failures a user can act on get one line; anything else is a bug and keeps its stack trace. */
+    private static boolean isRuntimeFailure(Exception ex) {
+        return ex instanceof BloomException
+                || ex instanceof IOException
+                || ex instanceof UncheckedIOException
+                || ex instanceof IllegalArgumentException
+                || ex instanceof IllegalStateException;
+    }
+
+    private static String message(Exception ex) {
+        if (ex instanceof UncheckedIOException u && u.getCause() != null) {
+            return ioMessage(u.getCause());
+        }
+        if (ex instanceof IOException io) {
+            return ioMessage(io);
+        }
+        return ex.getMessage() == null ? ex.toString() : ex.getMessage();
+    }
+
+    private static String ioMessage(IOException io) {
+        // NoSuchFileException and friends carry only the path as their message.
+        String m = io.getMessage();
+        String kind = io.getClass().getSimpleName().replace("Exception", "");
+        return m == null ? kind : kind.isEmpty() || m.contains(" ") ? m : kind + ": " + m;
+    }
+
+    @Override
+    public void run() {
+        // "bloom" alone: show what there is.
+        CommandLine.usage(this, out);
+    }
+}

@@ -1,0 +1,53 @@
+package dev.bloom4j.cli;
+
+import dev.bloom4j.BloomModel;
+import dev.bloom4j.LoadOptions;
+import dev.bloom4j.checkpoint.DemoCheckpoint;
+import java.io.Console;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** {@code --model} and how a command loads it; shared by every command as a picocli mixin. */
+final class ModelOptions {
+
+    /** Printed on stderr whenever the demo checkpoint stands in for a real one. */
+    static final String DEMO_NOTICE = "Using the built-in demo checkpoint (random weights): output is gibberish";
+
+    @Option(names = {"-m", "--model"}, paramLabel = "DIR",
+            description = {
+                "Hugging Face BLOOM checkpoint directory: config.json, tokenizer.json and model.safetensors "
+                        + "(or a sharded model.safetensors.index.json). F32, F16 and BF16 weights are supported.",
+                "Default: a tiny demo checkpoint with random weights, created on first use in "
+                        + "$XDG_CACHE_HOME/bloom4j or ~/.cache/bloom4j (its output is gibberish)."})
+    Path model;
+
+    @Option(names = "--no-mmap",
+            description = "Read the weight files into memory instead of mapping them (mapping is the default).")
+    boolean noMmap;
+
+    /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */
+    BloomModel load(Main main) throws IOException {
+        Path directory = model;
+        if (directory == null) {
+            directory = DemoCheckpoint.ensure(DemoCheckpoint.defaultCacheDirectory());
+            main.err.println(DEMO_NOTICE);
+        } else if (DemoCheckpoint.isDemo(directory)) {
+            main.err.println(DEMO_NOTICE);
+        }
+        LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap);
+        Console console = System.console();
+        ProgressBar bar = null;
+        if (console != null && console.isTerminal()) {
+            bar = new ProgressBar(main.err, "loading " + directory.getFileName());
+            options.progress(bar::update);
+        }
+        try {
+            return BloomModel.load(directory, options.build());
+        } finally {
+            if (bar != null) {
+                bar.clear();
+            }
+        }
+    }
+}

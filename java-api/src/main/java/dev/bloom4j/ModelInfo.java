@@ -1,0 +1,43 @@
+package dev.bloom4j;
+
+import java.util.OptionalInt;
+
+/**
+ * The hyper-parameters of a loaded model, as {@link BloomModel#info()} reports them.
+ * {@snippet :
+ * ModelInfo info = model.info();
+ * System.out.printf("%d layers, %d heads, embedding %d, %,d parameters (%s)%n",
+ *         info.layerCount(), info.headCount(), info.embeddingSize(), info.parameterCount(), info.weightType());
+ * int eos = info.eosToken().orElseThrow();
+ * }
+ *
+ * @param vocabularySize          rows of the embedding matrix, which is also the width of a logits row
+ * @param tokenizerVocabularySize entries in the tokenizer's vocabulary; at most {@code vocabularySize} (BLOOM pads
+ *                                its embedding matrix, and the padding ids have no text)
+ * @param trainingContextLength   the sequence length the model was trained with ({@code seq_length} in
+ *                                config.json); ALiBi lets a session's context run past it
+ * @param layerCount              transformer blocks
+ * @param embeddingSize           width of the hidden state
+ * @param headCount               attention heads per block
+ * @param parameterCount          parameters, counting a tied output projection once
+ * @param weightType              storage type of the weight matrices
+ * @param layerNormEpsilon        epsilon of the layer norms
+ * @param bosToken                beginning-of-sequence token, if the tokenizer has one
+ * @param eosToken                end-of-sequence token, if the tokenizer has one
+ * @param padToken                padding token, if the tokenizer has one
+ * @param unkToken                unknown token, if the tokenizer has one
+ */
+public record ModelInfo(
+        int vocabularySize,
+        int tokenizerVocabularySize,
+        int trainingContextLength,
+        int layerCount,
+        int embeddingSize,
+        int headCount,
+        long parameterCount,
+        WeightType weightType,
+        float layerNormEpsilon,
+        OptionalInt bosToken,
+        OptionalInt eosToken,
+        OptionalInt padToken,
+        OptionalInt unkToken) {}

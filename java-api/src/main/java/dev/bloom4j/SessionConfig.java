@@ -1,0 +1,96 @@
+package dev.bloom4j;
+
+import dev.bloom4j.bindings.internal.bloom_context_params;
+import dev.bloom4j.bindings.internal.bloom_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Sizes of a {@link BloomSession}: its KV cache, its evaluation batches and its CPU threads. Defaults come from
+ * the native {@code bloom_context_default_params()}.
+ * {@snippet :
+ * var config = SessionConfig.builder()
+ *         .contextSize(4096)  // tokens the KV cache holds
+ *         .batchSize(256)     // most tokens evaluated in one graph
+ *         .threads(4)         // 0 = one per core
+ *         .build();
+ * try (var session = model.newSession(config)) {
+ *     // ...
+ * }
+ * }
+ *
+ * @param contextSize tokens the KV cache holds; 0 means the model's training context length
+ * @param batchSize   most tokens evaluated in one graph; longer inputs are evaluated in chunks of this size
+ * @param threads     CPU threads; 0 means one per core
+ */
+public record SessionConfig(int contextSize, int batchSize, int threads) {
+
+    /** Validates every field; the message names the offending one. */
+    public SessionConfig {
+        if (contextSize < 0) {
+            throw new IllegalArgumentException("contextSize must be >= 0 (0 = the model's training length), got "
+                    + contextSize);
+        }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
+        }
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0 (0 = one per core), got " + threads);
+        }
+    }
+
+    /** The native defaults. */
+    public static SessionConfig defaults() {
+        return builder().build();
+    }
+
+    /** A builder starting from the native defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder starting from this configuration. */
+    public Builder toBuilder() {
+        return new Builder().contextSize(contextSize).batchSize(batchSize).threads(threads);
+    }
+
+    /** Builds {@link SessionConfig}; every setter is optional and {@link #build()} validates. */
+    public static final class Builder {
+        private int contextSize;
+        private int batchSize;
+        private int threads;
+
+        private Builder() {
+            Native.init();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment defaults = bloom_h.bloom_context_default_params(arena);
+                contextSize = bloom_context_params.n_ctx(defaults);
+                batchSize = bloom_context_params.n_batch(defaults);
+                threads = bloom_context_params.n_threads(defaults);
+            }
+        }
+
+        /** Tokens the KV cache holds; 0 = the model's training context length. */
+        public Builder contextSize(int contextSize) {
+            this.contextSize = contextSize;
+            return this;
+        }
+
+        /** Most tokens evaluated in one graph. */
+        public Builder batchSize(int batchSize) {
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /** CPU threads; 0 = one per core. */
+        public Builder threads(int threads) {
+            this.threads = threads;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the first invalid field */
+        public SessionConfig build() {
+            return new SessionConfig(contextSize, batchSize, threads);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package dev.bloom4j;
+
+/**
+ * Receives generated tokens as they are produced, on the thread that called
+ * {@link BloomSession#generate(int[], GenerationConfig, TokenListener)}; it may stop the generation.
+ * {@snippet :
+ * Completion c = session.generate(promptIds, config, (id, text) -> {
+ *     System.out.print(text);
+ *     return !userPressedStop;           // false ends the generation with FinishReason.CANCELLED
+ * });
+ * }
+ * An exception thrown here stops the generation and is rethrown by {@code generate} after the native side has
+ * unwound.
+ */
+@FunctionalInterface
+public interface TokenListener {
+    /**
+     * Called once per generated token, the end-of-sequence token included (with empty text), and possibly once
+     * more at the end with token id {@code -1} for text that was held back (see
+     * {@link BloomSession#generate(int[], GenerationConfig, TokenListener)}).
+     *
+     * @param tokenId the token, or {@code -1} for the final held-back text
+     * @param text    the text it completes, as in {@link Token#text()}; possibly empty
+     * @return {@code true} to continue, {@code false} to stop
+     */
+    boolean onToken(int tokenId, String text);
+}

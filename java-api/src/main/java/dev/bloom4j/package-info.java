@@ -1,0 +1,30 @@
+/**
+ * bloom4j: run BLOOM language models from Java.
+ *
+ * <p>Load a Hugging Face BLOOM checkpoint directory into a {@link dev.bloom4j.BloomModel} (immutable, shareable
+ * between threads), open a {@link dev.bloom4j.BloomSession} per thread (a KV cache), and generate:
+ * {@snippet :
+ * try (var model = BloomModel.load(Path.of("/path/to/bloom-560m"));
+ *      var session = model.newSession()) {
+ *     session.generate("The capital of France is", GenerationConfig.greedy().maxTokens(20), System.out::print);
+ * }
+ * }
+ *
+ * <ul>
+ *   <li>Generation: {@link dev.bloom4j.BloomSession#generate} with a text callback or a
+ *       {@link dev.bloom4j.TokenListener}, or {@link dev.bloom4j.BloomSession#stream} as a {@code Stream<Token>}
+ *       whose {@code close()} cancels; both return or report a {@link dev.bloom4j.Completion}.</li>
+ *   <li>Configuration: {@link dev.bloom4j.GenerationConfig}, {@link dev.bloom4j.SessionConfig},
+ *       {@link dev.bloom4j.LoadOptions}; validated records whose defaults come from the native library.</li>
+ *   <li>Low level: {@link dev.bloom4j.BloomSession#evaluate}, {@link dev.bloom4j.BloomSession#logits},
+ *       {@link dev.bloom4j.BloomModel#tokenize}, {@link dev.bloom4j.BloomModel#decode}.</li>
+ *   <li>Failures: the sealed {@link dev.bloom4j.BloomException} hierarchy carries the native status and message;
+ *       misuse (closed handles, wrong thread, invalid arguments) is {@link IllegalStateException} or
+ *       {@link IllegalArgumentException}.</li>
+ * </ul>
+ *
+ * <p>Native log lines go to the {@link System.Logger} named {@code dev.bloom4j.native}; its level when bloom4j is
+ * first used decides which lines the native side sends. Code using this package needs
+ * {@code --enable-native-access=ALL-UNNAMED} on the java command line.
+ */
+package dev.bloom4j;

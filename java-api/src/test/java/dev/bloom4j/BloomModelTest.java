@@ -1,0 +1,256 @@
+package dev.bloom4j;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bloom4j.checkpoint.DataType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BloomModelTest {
+
+    @TempDir
+    static Path temp;
+
+    static Path modelDir;
+    static BloomModel model;
+
+    @BeforeAll
+    static void load() {
+        modelDir = TinyModels.random(temp.resolve("tiny"), 11, DataType.F32);
+        model = BloomModel.load(modelDir);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    @Test
+    void infoReportsTheCheckpointsHyperParameters() {
+        ModelInfo info = model.info();
+        assertEquals(1024, info.vocabularySize());
+        assertEquals(1000, info.tokenizerVocabularySize()); // the bundled tokenizer; the rest is padding
+        assertEquals(256, info.trainingContextLength());
+        assertEquals(2, info.layerCount());
+        assertEquals(64, info.embeddingSize());
+        assertEquals(4, info.headCount());
+        assertEquals(WeightType.F32, info.weightType());
+        assertEquals("f32", info.weightType().nativeName());
+        assertEquals(1e-5f, info.layerNormEpsilon());
+        assertEquals(OptionalInt.of(1), info.bosToken());
+        assertEquals(OptionalInt.of(2), info.eosToken());
+        assertEquals(OptionalInt.of(3), info.padToken());
+        assertEquals(OptionalInt.of(0), info.unkToken());
+        // Embedding + its layer norm + per layer (2 norms, qkv, dense, h->4h, 4h->h) + ln_f; head tied.
+        long h = 64;
+        long perLayer = 2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (4 * h * h + 4 * h) + (4 * h * h + h);
+        assertEquals(1024 * h + 2 * h + 2 * perLayer + 2 * h, info.parameterCount());
+        assertEquals(modelDir, model.path());
+    }
+
+    @Test
+    void weightTypeFollowsTheStoredDtype() {
+        try (BloomModel f16 = BloomModel.load(TinyModels.random(temp.resolve("f16"), 11, DataType.F16));
+             BloomModel bf16 = BloomModel.load(TinyModels.random(temp.resolve("bf16"), 11, DataType.BF16))) {
+            assertEquals(WeightType.F16, f16.info().weightType());
+            assertEquals(WeightType.BF16, bf16.info().weightType());
+        }
+    }
+
+    @Test
+    void tokenizeDecodeRoundTrip() {
+        String text = "Hello world, this is a test.";
+        int[] ids = model.tokenize(text);
+        assertTrue(ids.length > 0 && ids.length <= text.length(), "ids: " + ids.length);
+        for (int id : ids) {
+            assertTrue(id >= 0 && id < 1000, "id " + id);
+        }
+        assertEquals(text, model.decode(ids));
+        assertEquals(0, model.tokenize("").length);
+        assertEquals("", model.decode(new int[0]));
+    }
+
+    @Test
+    void specialTokensAreParsedOnlyWhenAsked() {
+        int[] parsed = model.tokenize("a</s>", true);
+        assertEquals(2, parsed[parsed.length - 1]);
+        int[] plain = model.tokenize("a</s>", false);
+        for (int id : plain) {
+            assertFalse(id == 2, "</s> must be plain text with parseSpecial=false");
+        }
+        assertEquals("a</s>", model.decode(parsed));
+        assertEquals("a", model.decode(parsed, true));
+    }
+
+    @Test
+    void tokenStringsAreVocabularySpellings() {
+        int[] ids = model.tokenize("a b");
+        List<String> strings = model.tokenStrings(ids);
+        assertEquals(ids.length, strings.size());
+        // ByteLevel spelling: the space before "b" shows as 'Ġ' in one of the tokens.
+        assertTrue(String.join("", strings).contains("Ġ"), strings.toString());
+        assertEquals(List.of("</s>"), model.tokenStrings(new int[] {2}));
+        assertEquals(List.of(""), model.tokenStrings(new int[] {1023})); // padding id: no text
+    }
+
+    @Test
+    void outOfRangeTokenIdsAreRejectedInJavaNamingTheId() {
+        var e = assertThrows(IllegalArgumentException.class, () -> model.decode(new int[] {5, 1024}));
+        assertTrue(e.getMessage().contains("ids[1] = 1024"), e.getMessage());
+        assertTrue(e.getMessage().contains("0..1023"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> model.tokenStrings(new int[] {-1}));
+        assertTrue(e.getMessage().contains("-1"), e.getMessage());
+    }
+
+    @Test
+    void unpairedSurrogateIsRejected() {
+        var e = assertThrows(IllegalArgumentException.class, () -> model.tokenize("ab\uD800c"));
+        assertTrue(e.getMessage().contains("U+D800") && e.getMessage().contains("index 2"), e.getMessage());
+        assertDoesNotThrow(() -> model.tokenize("emoji \uD83D\uDE00 ok"));
+    }
+
+    @Test
+    void modelIsUsableFromManyThreadsAtOnce() throws Exception {
+        int[] expected = model.tokenize("shared across threads");
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<int[]>> results = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                results.add(pool.submit(() -> model.tokenize("shared across threads")));
+            }
+            for (Future<int[]> f : results) {
+                assertArrayEquals(expected, f.get());
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
+    void missingDirectoryIsModelNotFound() {
+        Path missing = temp.resolve("nope");
+        var e = assertThrows(ModelNotFoundException.class, () -> BloomModel.load(missing));
+        assertEquals(BloomStatus.IO, e.status());
+        assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+    }
+
+    @Test
+    void missingWeightsFileIsReportedByTheNativeLoader() throws Exception {
+        Path dir = TinyModels.random(temp.resolve("noweights"), 3, DataType.F32);
+        Files.delete(dir.resolve("model.safetensors"));
+        var e = assertThrows(BloomException.class, () -> BloomModel.load(dir));
+        assertTrue(e instanceof ModelNotFoundException || e instanceof ModelFormatException, e.toString());
+        assertFalse(e.nativeMessage().isEmpty(), "the native detail is carried verbatim");
+        assertTrue(e.getMessage().endsWith(e.nativeMessage()), e.getMessage());
+    }
+
+    @Test
+    void corruptWeightsAreAFormatError() throws Exception {
+        Path dir = TinyModels.random(temp.resolve("corrupt"), 3, DataType.F32);
+        Path weights = dir.resolve("model.safetensors");
+        byte[] bytes = Files.readAllBytes(weights);
+        Files.write(weights, java.util.Arrays.copyOf(bytes, bytes.length / 2)); // truncated
+        var e = assertThrows(ModelFormatException.class, () -> BloomModel.load(dir));
+        assertEquals(BloomStatus.FORMAT, e.status());
+        assertEquals(BloomStatus.FORMAT.description() + ": " + e.nativeMessage(), e.getMessage());
+        assertTrue(e.nativeMessage().contains("model.safetensors"), e.nativeMessage());
+    }
+
+    @Test
+    void progressListenerSeesFractionsUpToOne() {
+        List<Double> seen = new ArrayList<>();
+        try (BloomModel m = BloomModel.load(modelDir, LoadOptions.builder().progress(seen::add).build())) {
+            assertFalse(seen.isEmpty());
+            for (int i = 1; i < seen.size(); i++) {
+                assertTrue(seen.get(i) >= seen.get(i - 1), "non-decreasing: " + seen);
+            }
+            assertEquals(1.0, seen.get(seen.size() - 1), 1e-6);
+            assertEquals(1024, m.info().vocabularySize());
+        }
+    }
+
+    @Test
+    void throwingProgressListenerCancelsTheLoad() {
+        var boom = new IllegalStateException("stop loading");
+        var options = LoadOptions.builder().memoryMap(false).progress(p -> {
+            throw boom;
+        }).build();
+        var e = assertThrows(CancelledException.class, () -> BloomModel.load(modelDir, options));
+        assertSame(boom, e.getCause());
+        assertEquals(BloomStatus.CANCELLED, e.status());
+    }
+
+    @Test
+    void closeIsIdempotentAndUseAfterCloseIsIllegalState() {
+        BloomModel m = BloomModel.load(modelDir);
+        m.close();
+        m.close();
+        for (Runnable call : List.<Runnable>of(m::info, () -> m.tokenize("x"), () -> m.decode(new int[] {1}),
+                () -> m.tokenStrings(new int[] {1}), m::newSession)) {
+            var e = assertThrows(IllegalStateException.class, call::run);
+            assertEquals("BloomModel is closed", e.getMessage());
+        }
+    }
+
+    @Test
+    void closingAModelWithOpenSessionsFailsAndSaysHowMany() {
+        BloomModel m = BloomModel.load(modelDir);
+        BloomSession a = m.newSession(TinyModels.session(32));
+        BloomSession b = m.newSession(TinyModels.session(32));
+        var e = assertThrows(IllegalStateException.class, m::close);
+        assertTrue(e.getMessage().contains("2 sessions"), e.getMessage());
+        a.close();
+        e = assertThrows(IllegalStateException.class, m::close);
+        assertTrue(e.getMessage().contains("1 session is"), e.getMessage());
+        // The model is still fully usable after a refused close.
+        b.evaluate(m.tokenize("still alive"));
+        b.close();
+        m.close();
+        assertThrows(IllegalStateException.class, m::info);
+    }
+
+    @Test
+    void exceptionHierarchyIsSealedAndMapsEveryStatus() {
+        for (BloomStatus s : BloomStatus.values()) {
+            BloomException e = Native.exception(s, "m", "n", null);
+            assertSame(s, e.status());
+            Class<?> expected = switch (s) {
+                case INVALID_ARGUMENT -> InvalidArgumentException.class;
+                case IO -> ModelNotFoundException.class;
+                case FORMAT, UNSUPPORTED -> ModelFormatException.class;
+                case OUT_OF_MEMORY -> BloomOutOfMemoryException.class;
+                case CONTEXT_FULL -> ContextFullException.class;
+                case CANCELLED -> CancelledException.class;
+                case BUSY -> ConcurrentUseException.class;
+                case BUFFER_TOO_SMALL, INTERNAL -> BloomInternalException.class;
+            };
+            assertInstanceOf(expected, e);
+        }
+        assertTrue(BloomException.class.isSealed());
+        assertSame(BloomStatus.INTERNAL, BloomStatus.of(-12345));
+    }
+
+    @Test
+    void runtimeReportsVersionAndLibrary() {
+        assertTrue(BloomRuntime.version().startsWith("0.1.0"), BloomRuntime.version());
+        assertTrue(Files.isRegularFile(BloomRuntime.libraryPath()), BloomRuntime.libraryPath().toString());
+        assertEquals(1, BloomRuntime.abiVersion());
+    }
+}

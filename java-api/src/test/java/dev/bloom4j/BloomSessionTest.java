@@ -1,0 +1,176 @@
+package dev.bloom4j;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bloom4j.checkpoint.DataType;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BloomSessionTest {
+
+    @TempDir
+    static Path temp;
+
+    static BloomModel model;
+
+    @BeforeAll
+    static void load() {
+        model = BloomModel.load(TinyModels.random(temp.resolve("tiny"), 5, DataType.F32));
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    @Test
+    void evaluateAppendsToTheCacheAndExposesLogits() {
+        try (BloomSession s = model.newSession(TinyModels.session(64))) {
+            assertEquals(64, s.contextSize());
+            assertEquals(0, s.position());
+            int[] ids = {10, 20, 30, 40};
+            s.evaluate(ids, true);
+            assertEquals(4, s.position());
+            assertArrayEquals(ids, s.cachedTokens());
+            float[][] rows = s.logitsAll();
+            assertEquals(4, rows.length);
+            for (float[] row : rows) {
+                assertEquals(1024, row.length);
+            }
+            assertArrayEquals(rows[3], s.logits());
+
+            s.evaluate(new int[] {50});
+            assertEquals(5, s.position());
+            assertEquals(1, s.logitsAll().length, "without allLogits only the last row is kept");
+            assertArrayEquals(new int[] {10, 20, 30, 40, 50}, s.cachedTokens());
+        }
+    }
+
+    @Test
+    void truncateAndClearDropCachedTokens() {
+        try (BloomSession s = model.newSession(TinyModels.session(64))) {
+            s.evaluate(new int[] {1, 2, 3, 4, 5});
+            s.truncate(2);
+            assertArrayEquals(new int[] {1, 2}, s.cachedTokens());
+            var e = assertThrows(IllegalStateException.class, s::logits);
+            assertTrue(e.getMessage().startsWith("no logits"), e.getMessage());
+            var bad = assertThrows(IllegalArgumentException.class, () -> s.truncate(3));
+            assertTrue(bad.getMessage().contains("keep must be in [0, 2]"), bad.getMessage());
+            s.clear();
+            assertEquals(0, s.position());
+            assertEquals(0, s.cachedTokens().length);
+        }
+    }
+
+    @Test
+    void invalidTokensAreRejectedBeforeTheNativeCall() {
+        try (BloomSession s = model.newSession(TinyModels.session(64))) {
+            var e = assertThrows(IllegalArgumentException.class, () -> s.evaluate(new int[] {1, 1024}));
+            assertTrue(e.getMessage().contains("tokens[1] = 1024"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> s.evaluate(new int[] {-7}));
+            assertTrue(e.getMessage().contains("-7"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> s.evaluate(new int[0]));
+            assertTrue(e.getMessage().contains("empty"), e.getMessage());
+            assertEquals(0, s.position(), "nothing was evaluated");
+        }
+    }
+
+    @Test
+    void contextOverflowNamesBothNumbers() {
+        try (BloomSession s = model.newSession(TinyModels.session(8))) {
+            s.evaluate(new int[] {1, 2, 3, 4, 5, 6});
+            var e = assertThrows(ContextFullException.class, () -> s.evaluate(new int[] {7, 8, 9}));
+            assertTrue(e.getMessage().contains("3 tokens") && e.getMessage().contains("6 cached")
+                    && e.getMessage().contains("holds 8"), e.getMessage());
+            assertEquals(6, s.position(), "nothing was evaluated");
+
+            int[] longPrompt = new int[9];
+            java.util.Arrays.fill(longPrompt, 42);
+            e = assertThrows(ContextFullException.class,
+                    () -> s.generate(longPrompt, GenerationConfig.greedy(), null));
+            assertTrue(e.getMessage().contains("9 tokens") && e.getMessage().contains("holds 8"), e.getMessage());
+            e = assertThrows(ContextFullException.class, () -> s.stream(longPrompt, GenerationConfig.greedy()));
+            assertTrue(e.getMessage().contains("9 tokens") && e.getMessage().contains("holds 8"), e.getMessage());
+            assertEquals(BloomStatus.CONTEXT_FULL, e.status());
+        }
+    }
+
+    @Test
+    void sessionIsConfinedToItsThread() throws Exception {
+        try (BloomSession s = model.newSession(TinyModels.session(32))) {
+            s.evaluate(new int[] {1, 2});
+            String owner = Thread.currentThread().getName();
+            List<Consumer<BloomSession>> calls = List.of(
+                    BloomSession::position,
+                    BloomSession::logits,
+                    x -> x.evaluate(new int[] {3}),
+                    x -> x.generate("hi", GenerationConfig.greedy()),
+                    x -> x.stream("hi", GenerationConfig.greedy()),
+                    BloomSession::clear,
+                    BloomSession::close);
+            for (Consumer<BloomSession> call : calls) {
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                Thread worker = Thread.ofPlatform().name("intruder").start(() -> {
+                    try {
+                        call.accept(s);
+                        done.complete(null);
+                    } catch (Throwable t) {
+                        done.completeExceptionally(t);
+                    }
+                });
+                worker.join();
+                var e = assertThrows(ExecutionException.class, done::get);
+                assertTrue(e.getCause() instanceof IllegalStateException, e.getCause().toString());
+                String message = e.getCause().getMessage();
+                assertTrue(message.startsWith("BloomSession used from thread \"intruder\"")
+                        && message.contains("but owned by \"" + owner + "\""), message);
+            }
+            assertEquals(2, s.position(), "the session is untouched and still usable");
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndUseAfterCloseIsIllegalState() {
+        BloomSession s = model.newSession(TinyModels.session(32));
+        s.evaluate(new int[] {1});
+        s.close();
+        s.close();
+        for (Runnable call : List.<Runnable>of(s::position, s::logits, s::cachedTokens, s::contextSize,
+                () -> s.evaluate(new int[] {1}), () -> s.truncate(0), () -> s.generate("x", GenerationConfig.greedy()),
+                () -> s.stream("x", GenerationConfig.greedy()))) {
+            var e = assertThrows(IllegalStateException.class, call::run);
+            assertEquals("BloomSession is closed", e.getMessage());
+        }
+    }
+
+    @Test
+    void sessionConfigDefaultsComeFromTheNativeLibraryAndAreValidated() {
+        SessionConfig d = SessionConfig.defaults();
+        assertEquals(2048, d.contextSize());
+        assertEquals(512, d.batchSize());
+        assertEquals(0, d.threads());
+        var e = assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder().batchSize(0).build());
+        assertTrue(e.getMessage().startsWith("batchSize"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder().contextSize(-1).build());
+        assertTrue(e.getMessage().startsWith("contextSize"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new SessionConfig(16, 16, -2));
+        assertTrue(e.getMessage().startsWith("threads"), e.getMessage());
+    }
+
+    @Test
+    void contextSizeZeroMeansTheTrainingLength() {
+        try (BloomSession s = model.newSession(TinyModels.session(0))) {
+            assertEquals(256, s.contextSize());
+        }
+    }
+}
