@@ -228,7 +228,6 @@ struct added_token {
 };
 
 struct vocab::impl {
-    std::string path; // for messages
 
     // BPE model
     std::unordered_map<std::string, int32_t> model_vocab;        // spelling -> id
@@ -849,7 +848,6 @@ std::unique_ptr<vocab> vocab::load_hf(const std::string & path) {
     if (!j.is_object()) ld.bad(BLOOM_ERR_FORMAT, "not a tokenizer.json (top level is not an object)");
 
     auto v = std::make_unique<impl>();
-    v->path = path;
     ld.model(j, *v);
     ld.other_components(j);
     ld.pre_tokenizer(j, *v);
