@@ -1,0 +1,79 @@
+package dev.bloom4j.bindings;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * One CPU build of libbloom.so that a jar may carry, at {@code native/<platform>/<name>/libbloom.so}, with the
+ * {@code /proc/cpuinfo} flags a CPU needs to run it.
+ *
+ * <p>The flags are the instruction sets that CMake turns on for the variant (cmake/ggml.cmake): running a build on
+ * a CPU without one of them dies with SIGILL somewhere inside ggml, long after the load succeeded, so the loader
+ * checks them first.
+ *
+ * @param name          the directory name in the jar and the value of CMake's {@code BLOOM_CPU_VARIANT}
+ * @param requiredFlags {@code /proc/cpuinfo} flags the CPU must report; empty for a build made for this machine
+ * @param description   a few words for messages
+ */
+record CpuVariant(String name, Set<String> requiredFlags, String description) {
+
+    CpuVariant {
+        Objects.requireNonNull(name, "name");
+        requiredFlags = Set.copyOf(requiredFlags);
+        Objects.requireNonNull(description, "description");
+    }
+
+    /**
+     * Variants per platform ({@code <os>-<arch>}), in order of preference: the loader takes the first one that this
+     * CPU can run and the jar holds. A new variant (an AVX-512 build, say) is one more entry here and one more CMake
+     * build in bindings/pom.xml.
+     */
+    static final Map<String, List<CpuVariant>> BY_PLATFORM = Map.of(
+            "linux-x86_64", List.of(
+                    // Only in jars built with -Pnative, on and for the machine that runs them.
+                    new CpuVariant("native", Set.of(), "-march=native, from a local -Pnative build"),
+                    new CpuVariant("x86-64-v3", Set.of("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"),
+                            "AVX2 + FMA + F16C"),
+                    new CpuVariant("x86-64-v2", Set.of("sse4_2"), "SSE4.2, no AVX")));
+
+    /** The flags of {@code cpuFlags} this variant needs but does not find, sorted; empty if it can run. */
+    Set<String> missingFlags(Set<String> cpuFlags) {
+        Set<String> missing = new TreeSet<>(requiredFlags);
+        missing.removeAll(cpuFlags);
+        return missing;
+    }
+
+    /**
+     * The variants of {@code platform} that a CPU with these flags can run, best first. With unknown flags (no
+     * readable /proc/cpuinfo) only the variants that need no flag and the last, most compatible one are returned.
+     */
+    static List<CpuVariant> runnable(String platform, Optional<Set<String>> cpuFlags) {
+        List<CpuVariant> all = BY_PLATFORM.getOrDefault(platform, List.of());
+        if (cpuFlags.isEmpty()) {
+            return all.stream()
+                    .filter(v -> v.requiredFlags().isEmpty() || v == all.getLast())
+                    .toList();
+        }
+        return all.stream().filter(v -> v.missingFlags(cpuFlags.get()).isEmpty()).toList();
+    }
+
+    /**
+     * The CPU flags listed in the text of {@code /proc/cpuinfo}: the words after the first {@code flags :} line
+     * (all cores of one machine report the same). Empty if there is no such line.
+     */
+    static Optional<Set<String>> parseCpuInfoFlags(String cpuinfo) {
+        for (String line : cpuinfo.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0 && line.substring(0, colon).strip().equals("flags")) {
+                String flags = line.substring(colon + 1).strip();
+                return Optional.of(flags.isEmpty() ? Set.of() : Set.copyOf(Arrays.asList(flags.split("\\s+"))));
+            }
+        }
+        return Optional.empty();
+    }
+}

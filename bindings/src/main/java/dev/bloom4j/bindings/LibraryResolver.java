@@ -1,0 +1,267 @@
+package dev.bloom4j.bindings;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URL;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * Finds, checks and loads one libbloom.so, trying in order: the path in {@link #PATH_PROPERTY}, the path in
+ * {@link #PATH_VARIABLE}, and the jar's libraries for this platform and CPU. Every place tried adds a line to the
+ * error that is thrown when none works. {@link NativeLibrary} runs it once with the real environment; tests run it
+ * with their own {@link Inputs}.
+ */
+final class LibraryResolver {
+
+    static final String PATH_PROPERTY = "bloom4j.library.path";
+    static final String PATH_VARIABLE = "BLOOM4J_LIBRARY_PATH";
+    static final String LIBRARY_FILE = "libbloom.so";
+
+    /**
+     * Everything the resolver reads from outside.
+     *
+     * @param propertyPath the value of {@link #PATH_PROPERTY}, if set
+     * @param variablePath the value of {@link #PATH_VARIABLE}, if set
+     * @param platform     {@code <os>-<arch>}, e.g. {@code linux-x86_64}
+     * @param cpuFlags     the CPU's flags from /proc/cpuinfo; empty when unknown
+     * @param resources    resource path ({@code native/...}) to its URL, or null when the jar does not have it
+     * @param cacheRoot    where libraries from the jar are extracted, under {@code lib/<sha256>/}
+     * @param expectedAbi  the BLOOM_ABI_VERSION the bindings were generated from
+     * @param systemLoad   makes a checked library the one the bindings use ({@code System.load})
+     */
+    record Inputs(Optional<String> propertyPath, Optional<String> variablePath, String platform,
+                  Optional<Set<String>> cpuFlags, Function<String, URL> resources, Path cacheRoot, int expectedAbi,
+                  Consumer<Path> systemLoad) {
+        Inputs {
+            Objects.requireNonNull(propertyPath, "propertyPath");
+            Objects.requireNonNull(variablePath, "variablePath");
+            Objects.requireNonNull(platform, "platform");
+            Objects.requireNonNull(cpuFlags, "cpuFlags");
+            Objects.requireNonNull(resources, "resources");
+            Objects.requireNonNull(cacheRoot, "cacheRoot");
+            Objects.requireNonNull(systemLoad, "systemLoad");
+        }
+    }
+
+    private final Inputs in;
+    private final List<String> attempts = new ArrayList<>();
+
+    private LibraryResolver(Inputs in) {
+        this.in = in;
+    }
+
+    /**
+     * Loads the first usable library.
+     *
+     * @return the library loaded, and the lines of the places that were tried before it and failed
+     * @throws NativeLibraryLoadError when no place had a usable library; its message lists them all
+     */
+    static Result resolve(Inputs in) {
+        return new LibraryResolver(in).run();
+    }
+
+    /** A loaded library and the failed attempts before it (worth a warning when an explicit path was ignored). */
+    record Result(LoadedLibrary library, List<String> failedBefore) {
+    }
+
+    private Result run() {
+        Optional<LoadedLibrary> found = explicit("system property " + PATH_PROPERTY, in.propertyPath())
+                .or(() -> explicit("environment variable " + PATH_VARIABLE, in.variablePath()))
+                .or(this::fromJar);
+        if (found.isPresent()) {
+            return new Result(found.get(), List.copyOf(attempts));
+        }
+        StringBuilder message = new StringBuilder()
+                .append("Could not load the bloom4j native library (").append(LIBRARY_FILE).append(", ABI version ")
+                .append(in.expectedAbi()).append(") for ").append(in.platform())
+                .append(". Places tried, in order:");
+        for (int i = 0; i < attempts.size(); i++) {
+            message.append("\n  ").append(i + 1).append(". ").append(attempts.get(i));
+        }
+        message.append("\nSet -D").append(PATH_PROPERTY).append(" or ").append(PATH_VARIABLE).append(" to")
+                .append(" a libbloom.so built from the same sources (e.g. bindings/target/cmake/x86-64-v3/native/")
+                .append(LIBRARY_FILE).append("), or rebuild the jar with ./mvnw package.");
+        throw new NativeLibraryLoadError(message.toString(), attempts);
+    }
+
+    /** A path given by the user: a libbloom.so, or a directory holding one. */
+    private Optional<LoadedLibrary> explicit(String place, Optional<String> value) {
+        if (value.isEmpty()) {
+            attempts.add(place + ": not set");
+            return Optional.empty();
+        }
+        String text = value.get();
+        place = place + "=" + text;
+        if (text.isBlank()) {
+            attempts.add(place + ": empty");
+            return Optional.empty();
+        }
+        Path path;
+        try {
+            path = Path.of(text).toAbsolutePath();
+        } catch (InvalidPathException e) {
+            attempts.add(place + ": not a valid path (" + e.getMessage() + ")");
+            return Optional.empty();
+        }
+        if (Files.isDirectory(path)) {
+            path = path.resolve(LIBRARY_FILE);
+        }
+        if (!Files.exists(path)) {
+            attempts.add(place + ": " + path + " does not exist");
+            return Optional.empty();
+        }
+        if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+            attempts.add(place + ": " + path + " is not a readable file");
+            return Optional.empty();
+        }
+        return check(place, path, Optional.empty());
+    }
+
+    /** The jar's libraries for this platform, best variant this CPU can run first. */
+    private Optional<LoadedLibrary> fromJar() {
+        List<CpuVariant> variants = CpuVariant.BY_PLATFORM.get(in.platform());
+        if (variants == null) {
+            attempts.add("jar resources: this jar carries " + LIBRARY_FILE + " for " + new TreeSet<>(
+                    CpuVariant.BY_PLATFORM.keySet()) + " only, not for " + in.platform());
+            return Optional.empty();
+        }
+        List<CpuVariant> runnable = CpuVariant.runnable(in.platform(), in.cpuFlags());
+        for (CpuVariant variant : variants) {
+            String resource = "native/" + in.platform() + "/" + variant.name() + "/" + LIBRARY_FILE;
+            String place = "jar resource " + resource;
+            URL url = in.resources().apply(resource);
+            if (url == null) {
+                attempts.add(place + ": not in the jar" + (variant.requiredFlags().isEmpty()
+                        ? " (only a local -Pnative build has it)" : ""));
+                continue;
+            }
+            if (!runnable.contains(variant)) {
+                attempts.add(place + ": skipped, " + in.cpuFlags()
+                        .map(flags -> "this CPU lacks " + String.join(", ", variant.missingFlags(flags))
+                                + " (" + variant.description() + ")")
+                        .orElse("the CPU's flags are unknown (no flags line in /proc/cpuinfo), so only the most"
+                                + " compatible variant is tried"));
+                continue;
+            }
+            Path extracted;
+            try {
+                extracted = extract(url, in.cacheRoot());
+            } catch (IOException e) {
+                // A read-only home (some containers, CI sandboxes): a private directory that lives as long as
+                // this JVM still works, it only costs the extraction on every start.
+                try {
+                    Path scratch = Files.createTempDirectory("bloom4j-");
+                    extracted = extract(url, scratch);
+                    deleteOnExit(scratch, extracted);
+                } catch (IOException e2) {
+                    attempts.add(place + ": could not be extracted under " + in.cacheRoot() + " (" + e
+                            + ") nor under a temporary directory (" + e2 + ")");
+                    continue;
+                }
+            }
+            Optional<LoadedLibrary> loaded = check(place + " (extracted to " + extracted + ")", extracted,
+                    Optional.of(variant.name()));
+            if (loaded.isPresent()) {
+                return Optional.of(new LoadedLibrary(extracted, place, Optional.of(variant.name()),
+                        loaded.get().abiVersion()));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Checks the ABI version of {@code path} before loading it for good. */
+    private Optional<LoadedLibrary> check(String place, Path path, Optional<String> variant) {
+        try (LibraryProbe probe = LibraryProbe.open(path)) {
+            int abi = probe.abiVersion();
+            if (abi != in.expectedAbi()) {
+                attempts.add(place + ": wrong ABI version " + abi + " (these bindings need " + in.expectedAbi()
+                        + "); it was built from other sources than this jar");
+                return Optional.empty();
+            }
+            in.systemLoad().accept(path);
+            return Optional.of(new LoadedLibrary(path, place, variant, abi));
+        } catch (LibraryProbe.Rejected e) {
+            attempts.add(place + ": " + e.getMessage());
+        } catch (UnsatisfiedLinkError e) {
+            attempts.add(place + ": System.load failed: " + e.getMessage());
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Copies the resource to {@code <cacheRoot>/lib/<sha256 of its bytes>/libbloom.so} unless a copy with that
+     * content is already there. The copy is written to a temporary file and renamed into place, so a concurrent
+     * JVM sees either no file or a whole one; the name by content means two bloom4j versions never share a file.
+     */
+    static Path extract(URL resource, Path cacheRoot) throws IOException {
+        Path libDir = cacheRoot.resolve("lib");
+        Files.createDirectories(libDir);
+        Path temporary = Files.createTempFile(libDir, LIBRARY_FILE + ".", ".part");
+        try {
+            String sha256;
+            try (InputStream raw = resource.openStream();
+                 DigestInputStream in = new DigestInputStream(raw, sha256());
+                 OutputStream out = Files.newOutputStream(temporary)) {
+                in.transferTo(out);
+                sha256 = HexFormat.of().formatHex(in.getMessageDigest().digest());
+            }
+            Path target = libDir.resolve(sha256).resolve(LIBRARY_FILE);
+            if (Files.isRegularFile(target) && sha256.equals(sha256Of(target))) {
+                return target;
+            }
+            Files.createDirectories(target.getParent());
+            try {
+                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            return target;
+        } finally {
+            Files.deleteIfExists(temporary);
+        }
+    }
+
+    /** Registers the extracted file and the directories above it up to {@code root} for deletion at exit. */
+    private static void deleteOnExit(Path root, Path file) {
+        // deleteOnExit runs in reverse order of registration: register the directories first.
+        List<Path> chain = new ArrayList<>();
+        for (Path p = file; p != null && p.startsWith(root); p = p.getParent()) {
+            chain.add(p);
+        }
+        for (int i = chain.size() - 1; i >= 0; i--) {
+            chain.get(i).toFile().deleteOnExit();
+        }
+    }
+
+    static String sha256Of(Path file) throws IOException {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), sha256())) {
+            in.transferTo(OutputStream.nullOutputStream());
+            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+package dev.bloom4j.bindings;
+
+import dev.bloom4j.bindings.internal.bloom_h;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Loads libbloom.so into this JVM so that the generated bindings ({@code dev.bloom4j.bindings.internal.bloom_h},
+ * which resolve symbols through {@link java.lang.foreign.SymbolLookup#loaderLookup()}) can call it.
+ *
+ * <p>The library is taken from the first of these places that has a usable one:
+ * <ol>
+ *   <li>the system property {@code bloom4j.library.path}: a libbloom.so, or a directory holding one;</li>
+ *   <li>the environment variable {@code BLOOM4J_LIBRARY_PATH}, the same;</li>
+ *   <li>the jar, {@code native/<os>-<arch>/<variant>/libbloom.so}, the best variant this CPU can run according to
+ *       /proc/cpuinfo ({@code x86-64-v3} needs AVX2, FMA, F16C and BMI2; {@code x86-64-v2} is the fallback; a
+ *       {@code native} build from {@code -Pnative} comes first when present). It is extracted to
+ *       {@code ~/.cache/bloom4j/lib/<sha256>/libbloom.so} (or under {@code bloom4j.cache.dir},
+ *       {@code $BLOOM_CACHE_DIR}, {@code $XDG_CACHE_HOME/bloom4j}) and reused by later runs.</li>
+ * </ol>
+ * Before a library is loaded for good, its {@code bloom_abi_version()} is compared with the BLOOM_ABI_VERSION the
+ * bindings were generated from; a library built from other sources is skipped. When no place works,
+ * {@link NativeLibraryLoadError} lists each one and why it failed.
+ *
+ * <pre>{@code
+ * NativeLibrary.load();                       // idempotent; every API entry point calls it
+ * System.out.println(NativeLibrary.info());   // /home/me/.cache/bloom4j/lib/3f2a.../libbloom.so (jar resource ...)
+ * }</pre>
+ *
+ * <p>Thread-safe: concurrent first calls load the library once.
+ */
+public final class NativeLibrary {
+
+    /** System property naming a libbloom.so (or its directory) to load instead of the jar's. */
+    public static final String PATH_PROPERTY = LibraryResolver.PATH_PROPERTY;
+    /** Environment variable naming a libbloom.so (or its directory), used when the property is not set. */
+    public static final String PATH_VARIABLE = LibraryResolver.PATH_VARIABLE;
+    /** System property naming the cache directory that libraries from the jar are extracted to. */
+    public static final String CACHE_PROPERTY = "bloom4j.cache.dir";
+
+    private static final System.Logger LOG = System.getLogger(NativeLibrary.class.getName());
+    private static final Object LOCK = new Object();
+    private static volatile LoadedLibrary loaded;
+
+    private NativeLibrary() {
+    }
+
+    /**
+     * Loads libbloom.so unless this JVM already did. Failures are not remembered: a later call tries again.
+     *
+     * @throws NativeLibraryLoadError when no usable library was found; the message lists every place tried
+     */
+    public static void load() {
+        if (loaded != null) {
+            return;
+        }
+        synchronized (LOCK) {
+            if (loaded != null) {
+                return;
+            }
+            LibraryResolver.Result result = LibraryResolver.resolve(new LibraryResolver.Inputs(
+                    Optional.ofNullable(System.getProperty(PATH_PROPERTY)),
+                    Optional.ofNullable(System.getenv(PATH_VARIABLE)),
+                    platform(),
+                    cpuFlags(),
+                    NativeLibrary.class.getClassLoader()::getResource,
+                    cacheRoot(),
+                    bloom_h.BLOOM_ABI_VERSION(),
+                    // A lambda here, not System::load passed around: System.load binds the library to the class
+                    // loader of its caller, which must be the bindings' own.
+                    path -> System.load(path.toString())));
+            LoadedLibrary library = result.library();
+            // A path the user set but that did not work is worth a warning even though the jar's library did.
+            if (result.failedBefore().stream().anyMatch(NativeLibrary::isExplicitFailure)) {
+                LOG.log(System.Logger.Level.WARNING, "bloom4j: loaded {0} after these failed:\n  {1}", library,
+                        String.join("\n  ", result.failedBefore()));
+            } else {
+                LOG.log(System.Logger.Level.DEBUG, "bloom4j: loaded {0}", library);
+            }
+            loaded = library;
+        }
+    }
+
+    /**
+     * The library this JVM loaded, loading it first if needed.
+     *
+     * @throws NativeLibraryLoadError when no usable library was found
+     */
+    public static LoadedLibrary info() {
+        load();
+        return loaded;
+    }
+
+    private static boolean isExplicitFailure(String attempt) {
+        return (attempt.startsWith("system property") || attempt.startsWith("environment variable"))
+                && !attempt.endsWith(": not set");
+    }
+
+    /** {@code <os>-<arch>} in the jar's naming, e.g. {@code linux-x86_64}. */
+    static String platform() {
+        String os = System.getProperty("os.name", "unknown").toLowerCase(Locale.ROOT);
+        if (os.startsWith("linux")) {
+            os = "linux";
+        } else if (os.startsWith("mac")) {
+            os = "macos";
+        } else if (os.startsWith("windows")) {
+            os = "windows";
+        }
+        String arch = System.getProperty("os.arch", "unknown").toLowerCase(Locale.ROOT);
+        arch = switch (arch) {
+            case "amd64", "x86_64", "x86-64" -> "x86_64";
+            case "arm64", "aarch64" -> "aarch64";
+            default -> arch;
+        };
+        return os + "-" + arch;
+    }
+
+    /** This CPU's flags, or empty where /proc/cpuinfo is missing or has no flags line (not Linux, not x86). */
+    static Optional<Set<String>> cpuFlags() {
+        try {
+            return CpuVariant.parseCpuInfoFlags(Files.readString(Path.of("/proc/cpuinfo")));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The first of: -Dbloom4j.cache.dir, $BLOOM_CACHE_DIR, $XDG_CACHE_HOME/bloom4j, ~/.cache/bloom4j. */
+    static Path cacheRoot() {
+        String property = System.getProperty(CACHE_PROPERTY);
+        if (property != null && !property.isBlank()) {
+            return Path.of(property);
+        }
+        // The same directory CMake caches the pinned ggml sources in (cmake/ggml.cmake).
+        String variable = System.getenv("BLOOM_CACHE_DIR");
+        if (variable != null && !variable.isBlank()) {
+            return Path.of(variable);
+        }
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        try {
+            if (xdg != null && !xdg.isBlank()) {
+                return Path.of(xdg, "bloom4j");
+            }
+        } catch (InvalidPathException e) {
+            // fall through to the home directory
+        }
+        return Path.of(System.getProperty("user.home"), ".cache", "bloom4j");
+    }
+}
