@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
             ""},
         footer = {"", "Examples:",
             "  bloom generate --model ~/models/bloom-560m --prompt \"The capital of France is\" --max-tokens 20",
-            "  bloom generate -m DIR --prompt \"Q: what is 2+2?%nA:\" --stop \"%n\" --temperature 0.7 --seed 1",
+            "  bloom generate -m DIR --prompt \"Q: what is 2+2? A:\" --stop \"Q:\" --temperature 0.7 --seed 1",
             "  echo \"Once upon a time\" | bloom generate -m DIR --json"})
 final class GenerateCommand implements Callable<Integer> {
 
@@ -58,7 +58,7 @@ final class GenerateCommand implements Callable<Integer> {
                 description = "The prompt text. Special tokens written in it (e.g. </s>) become their ids.")
         String text;
 
-        @Option(names = "--prompt-ids", paramLabel = "ID,ID,...", split = ",",
+        @Option(names = "--prompt-ids", paramLabel = "ID", split = ",", splitSynopsisLabel = ",",
                 description = "The prompt as token ids, comma-separated (see `bloom tokenize`).")
         int[] ids;
     }

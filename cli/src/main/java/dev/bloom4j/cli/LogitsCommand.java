@@ -41,7 +41,7 @@ final class LogitsCommand implements Callable<Integer> {
     ModelOptions modelOptions;
 
     static final class Input {
-        @Option(names = "--ids", paramLabel = "ID,ID,...", split = ",", required = true,
+        @Option(names = "--ids", paramLabel = "ID", split = ",", splitSynopsisLabel = ",", required = true,
                 description = "Input token ids, comma-separated.")
         int[] ids;
 
