@@ -20,15 +20,29 @@ final class Native {
 
     private static final Logger NATIVE_LOG = System.getLogger("dev.bloom4j.native");
 
-    static {
-        NativeLibrary.load();
-        installLogCallback();
-    }
+    private static volatile boolean initialized;
 
     private Native() {}
 
-    /** Forces the static initializer: the library is loaded and the log routed before any other bloom_* call. */
-    static void init() {}
+    /**
+     * Loads the library and routes its log, once, before any other bloom_* call. Not a static initializer: a
+     * failed load must surface as the loader's own error (which lists every place it looked) on every attempt,
+     * not as a NoClassDefFoundError after the first.
+     *
+     * @throws dev.bloom4j.bindings.NativeLibraryLoadError no usable libbloom.so was found
+     */
+    static void init() {
+        if (initialized) {
+            return;
+        }
+        synchronized (Native.class) {
+            if (!initialized) {
+                NativeLibrary.load();
+                installLogCallback();
+                initialized = true;
+            }
+        }
+    }
 
     // ------------------------------------------------------------------------------------------ logging
 

@@ -83,16 +83,26 @@ public final class Main implements Runnable {
             if (!isRuntimeFailure(ex)) {
                 throw ex;
             }
-            err.println("error: " + message(ex));
-            if (main.verbose) {
-                ex.printStackTrace(err);
-            }
-            err.flush();
-            return 1;
+            return fail(main, ex);
         });
-        int status = cli.execute(args);
+        int status;
+        try {
+            status = cli.execute(args);
+        } catch (UnsatisfiedLinkError e) {
+            // No usable libbloom.so: picocli lets Errors through; the loader's message lists where it looked.
+            status = fail(main, e);
+        }
         out.flush();
         return status;
+    }
+
+    private static int fail(Main main, Throwable failure) {
+        main.err.println("error: " + message(failure));
+        if (main.verbose) {
+            failure.printStackTrace(main.err);
+        }
+        main.err.flush();
+        return 1;
     }
 
     /** Failures a user can act on get one line; anything else is a bug and keeps its stack trace. */
@@ -104,7 +114,7 @@ public final class Main implements Runnable {
                 || ex instanceof IllegalStateException;
     }
 
-    private static String message(Exception ex) {
+    private static String message(Throwable ex) {
         if (ex instanceof UncheckedIOException u && u.getCause() != null) {
             return ioMessage(u.getCause());
         }

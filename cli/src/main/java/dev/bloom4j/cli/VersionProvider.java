@@ -8,9 +8,12 @@ final class VersionProvider implements IVersionProvider {
     @Override
     public String[] getVersion() {
         String cli = Main.class.getPackage().getImplementationVersion();
-        return new String[] {
-            "bloom4j " + (cli == null ? "(development build)" : cli),
-            "native library " + BloomRuntime.version(),
-        };
+        String library;
+        try {
+            library = BloomRuntime.version();
+        } catch (UnsatisfiedLinkError e) {
+            library = "not loadable: " + e.getMessage();
+        }
+        return new String[] {"bloom4j " + (cli == null ? "(development build)" : cli), "native library " + library};
     }
 }
