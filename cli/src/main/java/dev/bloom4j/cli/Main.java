@@ -79,6 +79,15 @@ public final class Main implements Runnable {
             NATIVE_LOG.setLevel(main.verbose ? Level.INFO : Level.WARNING);
             return new CommandLine.RunLast().execute(parseResult);
         });
+        cli.setParameterExceptionHandler((ex, arguments) -> {
+            // One line saying what is wrong and where to look, rather than the whole usage text.
+            String message = String.valueOf(ex.getMessage());
+            err.println("error: " + (message.startsWith("Error: ") ? message.substring(7) : message));
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
+            err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for more information.");
+            err.flush();
+            return ex.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
+        });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (!isRuntimeFailure(ex)) {
                 throw ex;
