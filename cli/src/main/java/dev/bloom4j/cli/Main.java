@@ -22,7 +22,7 @@ import picocli.CommandLine.ScopeType;
  * {@snippet lang=shell :
  * ./bloom generate --model /models/bloom-560m --prompt "The capital of France is" --max-tokens 20
  * ./bloom tokenize --model /models/bloom-560m --text "Hello world"
- * ./bloom logits --model /models/bloom-560m --ids 59414,8876 --all
+ * ./bloom logits --model /models/bloom-560m --text "Hello world" --all
  * ./bloom info --model /models/bloom-560m
  * }
  * Without {@code --model}, every command uses a small built-in demo checkpoint with random weights.
