@@ -44,6 +44,18 @@ context::context(const model & m, const bloom_context_params & params) : model_(
         fail(BLOOM_ERR_INTERNAL, "cannot initialise ggml's CPU backend");
     }
     ggml_backend_cpu_set_n_threads(backend_, params_.n_threads);
+    if (params_.n_threads > 1) {
+        // One pool for the context's lifetime: without it ggml starts and joins its workers on every graph, once
+        // per generated token. Measured on a 2-core machine (bloom-560m shape, f16): prefill 72 -> 163 tok/s,
+        // and a tiny model's decode 77 -> 10k tok/s. ggml's default polling (50) keeps the workers spinning
+        // briefly between graphs, which the token-by-token decode loop needs; they sleep after that.
+        ggml_threadpool_params tpp = ggml_threadpool_params_default(params_.n_threads);
+        threadpool_ = ggml_threadpool_new(&tpp);
+        if (!threadpool_) {
+            fail(BLOOM_ERR_INTERNAL, "cannot start a pool of %d threads", params_.n_threads);
+        }
+        ggml_backend_cpu_set_threadpool(backend_, threadpool_);
+    }
 
     // KV cache in f32: exact against the f32 reference, and the cache is small next to BLOOM's weights.
     kv_.n_ctx = params_.n_ctx;
@@ -86,6 +98,7 @@ context::~context() {
     if (buf_kv_) ggml_backend_buffer_free(buf_kv_);
     if (ctx_kv_) ggml_free(ctx_kv_);
     if (backend_) ggml_backend_free(backend_);
+    if (threadpool_) ggml_threadpool_free(threadpool_);
 }
 
 const float * context::last_logits() const {

@@ -44,6 +44,7 @@ private:
     const model &          model_;
     bloom_context_params   params_;
     ggml_backend_t         backend_ = nullptr;
+    ggml_threadpool_t      threadpool_ = nullptr;
     ggml_backend_sched_t   sched_   = nullptr;
     ggml_context *         ctx_kv_  = nullptr;
     ggml_backend_buffer_t  buf_kv_  = nullptr;
