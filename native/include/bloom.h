@@ -104,14 +104,24 @@ typedef struct bloom_detokenizer bloom_detokenizer;
 
 typedef int32_t bloom_token;
 
-/* Storage type of the model's weight matrices. */
+/* Storage type of the model's weight matrices (ggml's block formats for the quantized ones). */
 typedef enum bloom_dtype {
     BLOOM_DTYPE_F32  = 0,
     BLOOM_DTYPE_F16  = 1,
     BLOOM_DTYPE_BF16 = 2,
+    BLOOM_DTYPE_Q8_0 = 3,
+    BLOOM_DTYPE_Q4_0 = 4,
+    BLOOM_DTYPE_Q4_1 = 5,
+    BLOOM_DTYPE_Q5_0 = 6,
+    BLOOM_DTYPE_Q5_1 = 7,
+    BLOOM_DTYPE_Q2_K = 8,
+    BLOOM_DTYPE_Q3_K = 9,
+    BLOOM_DTYPE_Q4_K = 10,
+    BLOOM_DTYPE_Q5_K = 11,
+    BLOOM_DTYPE_Q6_K = 12,
 } bloom_dtype;
 
-/* Static text naming a dtype ("f32", "f16", "bf16"); "unknown" for other values. */
+/* Static text naming a dtype ("f32", "f16", "bf16", "q8_0", "q4_k", ...); "unknown" for other values. */
 BLOOM_API const char * bloom_dtype_name(int32_t dtype);
 
 /* ---------------------------------------------------------------- model */
@@ -128,9 +138,10 @@ typedef struct bloom_model_params {
 
 BLOOM_API bloom_model_params bloom_model_default_params(void);
 
-/* Loads a Hugging Face BLOOM checkpoint directory (config.json, tokenizer.json, and model.safetensors or a
- * sharded model.safetensors.index.json). Weight matrices stay in their stored dtype and, with use_mmap,
- * are used in place from the mapped files.
+/* Loads a BLOOM model: a Hugging Face checkpoint directory (config.json, tokenizer.json, and model.safetensors or
+ * a sharded model.safetensors.index.json), or a GGUF file as llama.cpp's convert_hf_to_gguf.py and llama-quantize
+ * write it (architecture "bloom", any weight type in bloom_dtype, the tokenizer in its metadata). Weight matrices
+ * stay in their stored dtype and, with use_mmap, are used in place from the mapped files.
  * out_model: caller owns; free with bloom_model_free.
  * Statuses: BLOOM_ERR_IO, BLOOM_ERR_FORMAT, BLOOM_ERR_UNSUPPORTED, BLOOM_ERR_OUT_OF_MEMORY,
  * BLOOM_ERR_CANCELLED, BLOOM_ERR_INVALID_ARGUMENT. */
@@ -241,6 +252,13 @@ BLOOM_API uint32_t bloom_context_n_ctx(const bloom_context * ctx);
 BLOOM_API int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n,
                                            const bloom_context * ctx);
 
+/* Log-probabilities from the logits of the last decode: out_logprobs[i] = log softmax(row i)[targets[i]], computed in
+ * double precision, for i < n (n <= the number of logits rows). Copied. The usual use: decode tokens t_0..t_n with
+ * all_logits, then targets t_1..t_n give each token's log-probability given those before it.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (no logits, n larger than the rows, a target outside [0, n_vocab)). */
+BLOOM_API int32_t bloom_context_token_logprobs(float * out_logprobs, const bloom_context * ctx,
+                                               const bloom_token * targets, size_t n);
+
 /* Drops every cached token at position >= n_keep, so a prompt sharing the first n_keep tokens continues from
  * there. n_keep > n_past is BLOOM_ERR_INVALID_ARGUMENT. Clears the stored logits. */
 BLOOM_API int32_t bloom_context_truncate(bloom_context * ctx, uint32_t n_keep);
@@ -325,6 +343,55 @@ typedef struct bloom_generate_result {
  * bad token id, negative max_tokens), BLOOM_ERR_BUSY. A cancelled run is BLOOM_OK with finish reason CANCELLED. */
 BLOOM_API int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, bloom_sampler * sampler,
                                  const bloom_token * prompt, size_t n_prompt, const bloom_generate_params * params);
+
+/* ---------------------------------------------------------------- conversion */
+
+/* What bloom_convert writes: llama.cpp's file types (LLAMA_FTYPE_MOSTLY_*). The K-quant mixes (_S, _M, _L) keep
+ * some tensors at a higher precision, as llama-quantize does. */
+typedef enum bloom_ftype {
+    BLOOM_FTYPE_F32    = 0,
+    BLOOM_FTYPE_F16    = 1,
+    BLOOM_FTYPE_BF16   = 2,
+    BLOOM_FTYPE_Q8_0   = 3,
+    BLOOM_FTYPE_Q4_0   = 4,
+    BLOOM_FTYPE_Q4_1   = 5,
+    BLOOM_FTYPE_Q5_0   = 6,
+    BLOOM_FTYPE_Q5_1   = 7,
+    BLOOM_FTYPE_Q2_K   = 8,
+    BLOOM_FTYPE_Q3_K_S = 9,
+    BLOOM_FTYPE_Q3_K_M = 10,
+    BLOOM_FTYPE_Q3_K_L = 11,
+    BLOOM_FTYPE_Q4_K_S = 12,
+    BLOOM_FTYPE_Q4_K_M = 13,
+    BLOOM_FTYPE_Q5_K_S = 14,
+    BLOOM_FTYPE_Q5_K_M = 15,
+    BLOOM_FTYPE_Q6_K   = 16,
+} bloom_ftype;
+
+/* Static text naming a file type as llama-quantize spells it ("f16", "q4_k_m", ...); "unknown" for other values. */
+BLOOM_API const char * bloom_ftype_name(int32_t ftype);
+
+/* Parses a file type name (case-insensitive, as bloom_ftype_name spells it). BLOOM_ERR_INVALID_ARGUMENT lists the
+ * valid names. */
+BLOOM_API int32_t bloom_ftype_from_name(int32_t * out_ftype, const char * name, size_t name_len);
+
+typedef struct bloom_convert_params {
+    int32_t                 ftype;               /* a bloom_ftype (default BLOOM_FTYPE_F16) */
+    int32_t                 n_threads;           /* threads for quantizing (default 0 = number of cores) */
+    bloom_progress_callback progress_callback;   /* may be NULL; return false to cancel */
+    void *                  progress_user_data;
+} bloom_convert_params;
+
+BLOOM_API bloom_convert_params bloom_convert_default_params(void);
+
+/* Writes the model at in_path (a Hugging Face directory or a GGUF file, as bloom_model_load reads them) to out_path
+ * as a GGUF file the way llama.cpp's converter and quantizer lay it out, tokenizer included, so that llama.cpp loads
+ * it. Re-quantizing a GGUF dequantizes from its stored type first. The file is written to a temporary name and
+ * renamed at the end, so a failure or cancellation leaves no partial file.
+ * Statuses: BLOOM_ERR_IO, BLOOM_ERR_FORMAT, BLOOM_ERR_UNSUPPORTED, BLOOM_ERR_INVALID_ARGUMENT (ftype),
+ * BLOOM_ERR_CANCELLED, BLOOM_ERR_OUT_OF_MEMORY. */
+BLOOM_API int32_t bloom_convert(const char * in_path, size_t in_path_len, const char * out_path, size_t out_path_len,
+                                bloom_convert_params params);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,9 @@
 
 #include "ggml-cpu.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <string>
@@ -135,8 +138,50 @@ const char * bloom_dtype_name(int32_t dtype) {
         case BLOOM_DTYPE_F32:  return "f32";
         case BLOOM_DTYPE_F16:  return "f16";
         case BLOOM_DTYPE_BF16: return "bf16";
+        case BLOOM_DTYPE_Q8_0: return "q8_0";
+        case BLOOM_DTYPE_Q4_0: return "q4_0";
+        case BLOOM_DTYPE_Q4_1: return "q4_1";
+        case BLOOM_DTYPE_Q5_0: return "q5_0";
+        case BLOOM_DTYPE_Q5_1: return "q5_1";
+        case BLOOM_DTYPE_Q2_K: return "q2_k";
+        case BLOOM_DTYPE_Q3_K: return "q3_k";
+        case BLOOM_DTYPE_Q4_K: return "q4_k";
+        case BLOOM_DTYPE_Q5_K: return "q5_k";
+        case BLOOM_DTYPE_Q6_K: return "q6_k";
         default:               return "unknown";
     }
+}
+
+static const char * const k_ftype_names[] = {
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k",
+    "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
+};
+
+const char * bloom_ftype_name(int32_t ftype) {
+    const int32_t n = int32_t(sizeof(k_ftype_names) / sizeof(k_ftype_names[0]));
+    return ftype >= 0 && ftype < n ? k_ftype_names[ftype] : "unknown";
+}
+
+int32_t bloom_ftype_from_name(int32_t * out_ftype, const char * name, size_t name_len) {
+    return guarded([&] {
+        require(out_ftype, "out_ftype");
+        if (name_len > 0) {
+            require(name, "name");
+        }
+        std::string lower(name ? name : "", name_len);
+        for (char & c : lower) {
+            c = char(std::tolower(static_cast<unsigned char>(c)));
+        }
+        std::string valid;
+        for (size_t i = 0; i < sizeof(k_ftype_names) / sizeof(k_ftype_names[0]); ++i) {
+            if (lower == k_ftype_names[i]) {
+                *out_ftype = int32_t(i);
+                return;
+            }
+            valid += (i ? ", " : "") + std::string(k_ftype_names[i]);
+        }
+        bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "unknown file type '%s'; valid: %s", lower.c_str(), valid.c_str());
+    });
 }
 
 // ---------------------------------------------------------------- model
@@ -309,6 +354,37 @@ int32_t bloom_context_get_logits(const float ** out_logits, size_t * out_n_rows,
         }
         *out_logits = ctx->impl->logits().data();
         *out_n_rows = ctx->impl->n_logit_rows();
+    });
+}
+
+int32_t bloom_context_token_logprobs(float * out_logprobs, const bloom_context * ctx, const bloom_token * targets,
+                                     size_t n) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        if (n == 0) {
+            return;
+        }
+        require(out_logprobs, "out_logprobs");
+        require(targets, "targets");
+        const bloom::context & c = *ctx->impl;
+        if (n > c.n_logit_rows()) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "%zu targets but only %zu logits rows (decode with all_logits)", n,
+                        c.n_logit_rows());
+        }
+        const int32_t n_vocab = c.get_model().hp.n_vocab;
+        for (size_t i = 0; i < n; ++i) {
+            check_token(c.get_model(), targets[i]);
+            const float * row = c.logits().data() + i * size_t(n_vocab);
+            float max_l = row[0];
+            for (int32_t v = 1; v < n_vocab; ++v) {
+                max_l = std::max(max_l, row[v]);
+            }
+            double sum = 0.0;
+            for (int32_t v = 0; v < n_vocab; ++v) {
+                sum += std::exp(double(row[v]) - double(max_l));
+            }
+            out_logprobs[i] = float(double(row[targets[i]]) - double(max_l) - std::log(sum));
+        }
     });
 }
 

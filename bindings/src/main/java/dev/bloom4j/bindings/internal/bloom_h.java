@@ -522,6 +522,96 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_DTYPE_BF16() {
         return BLOOM_DTYPE_BF16;
     }
+    private static final int BLOOM_DTYPE_Q8_0 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q8_0 = 3
+     * }
+     */
+    public static int BLOOM_DTYPE_Q8_0() {
+        return BLOOM_DTYPE_Q8_0;
+    }
+    private static final int BLOOM_DTYPE_Q4_0 = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q4_0 = 4
+     * }
+     */
+    public static int BLOOM_DTYPE_Q4_0() {
+        return BLOOM_DTYPE_Q4_0;
+    }
+    private static final int BLOOM_DTYPE_Q4_1 = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q4_1 = 5
+     * }
+     */
+    public static int BLOOM_DTYPE_Q4_1() {
+        return BLOOM_DTYPE_Q4_1;
+    }
+    private static final int BLOOM_DTYPE_Q5_0 = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q5_0 = 6
+     * }
+     */
+    public static int BLOOM_DTYPE_Q5_0() {
+        return BLOOM_DTYPE_Q5_0;
+    }
+    private static final int BLOOM_DTYPE_Q5_1 = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q5_1 = 7
+     * }
+     */
+    public static int BLOOM_DTYPE_Q5_1() {
+        return BLOOM_DTYPE_Q5_1;
+    }
+    private static final int BLOOM_DTYPE_Q2_K = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q2_K = 8
+     * }
+     */
+    public static int BLOOM_DTYPE_Q2_K() {
+        return BLOOM_DTYPE_Q2_K;
+    }
+    private static final int BLOOM_DTYPE_Q3_K = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q3_K = 9
+     * }
+     */
+    public static int BLOOM_DTYPE_Q3_K() {
+        return BLOOM_DTYPE_Q3_K;
+    }
+    private static final int BLOOM_DTYPE_Q4_K = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q4_K = 10
+     * }
+     */
+    public static int BLOOM_DTYPE_Q4_K() {
+        return BLOOM_DTYPE_Q4_K;
+    }
+    private static final int BLOOM_DTYPE_Q5_K = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q5_K = 11
+     * }
+     */
+    public static int BLOOM_DTYPE_Q5_K() {
+        return BLOOM_DTYPE_Q5_K;
+    }
+    private static final int BLOOM_DTYPE_Q6_K = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_dtype.BLOOM_DTYPE_Q6_K = 12
+     * }
+     */
+    public static int BLOOM_DTYPE_Q6_K() {
+        return BLOOM_DTYPE_Q6_K;
+    }
 
     private static class bloom_dtype_name {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1819,6 +1909,69 @@ public class bloom_h extends bloom_h$shared {
         }
     }
 
+    private static class bloom_context_token_logprobs {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_token_logprobs");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_token_logprobs(float *out_logprobs, const bloom_context *ctx, const bloom_token *targets, size_t n)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_token_logprobs$descriptor() {
+        return bloom_context_token_logprobs.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_token_logprobs(float *out_logprobs, const bloom_context *ctx, const bloom_token *targets, size_t n)
+     * }
+     */
+    public static MethodHandle bloom_context_token_logprobs$handle() {
+        return bloom_context_token_logprobs.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_token_logprobs(float *out_logprobs, const bloom_context *ctx, const bloom_token *targets, size_t n)
+     * }
+     */
+    public static MemorySegment bloom_context_token_logprobs$address() {
+        return bloom_context_token_logprobs.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_token_logprobs(float *out_logprobs, const bloom_context *ctx, const bloom_token *targets, size_t n)
+     * }
+     */
+    public static int bloom_context_token_logprobs(MemorySegment out_logprobs, MemorySegment ctx, MemorySegment targets, long n) {
+        var mh$ = bloom_context_token_logprobs.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_token_logprobs", out_logprobs, ctx, targets, n);
+            }
+            return (int)mh$.invokeExact(out_logprobs, ctx, targets, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class bloom_context_truncate {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             bloom_h.C_INT,
@@ -2402,6 +2555,403 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_generate", out_result, ctx, sampler, prompt, n_prompt, params);
             }
             return (int)mh$.invokeExact(out_result, ctx, sampler, prompt, n_prompt, params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int BLOOM_FTYPE_F32 = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_F32 = 0
+     * }
+     */
+    public static int BLOOM_FTYPE_F32() {
+        return BLOOM_FTYPE_F32;
+    }
+    private static final int BLOOM_FTYPE_F16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_F16 = 1
+     * }
+     */
+    public static int BLOOM_FTYPE_F16() {
+        return BLOOM_FTYPE_F16;
+    }
+    private static final int BLOOM_FTYPE_BF16 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_BF16 = 2
+     * }
+     */
+    public static int BLOOM_FTYPE_BF16() {
+        return BLOOM_FTYPE_BF16;
+    }
+    private static final int BLOOM_FTYPE_Q8_0 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q8_0 = 3
+     * }
+     */
+    public static int BLOOM_FTYPE_Q8_0() {
+        return BLOOM_FTYPE_Q8_0;
+    }
+    private static final int BLOOM_FTYPE_Q4_0 = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q4_0 = 4
+     * }
+     */
+    public static int BLOOM_FTYPE_Q4_0() {
+        return BLOOM_FTYPE_Q4_0;
+    }
+    private static final int BLOOM_FTYPE_Q4_1 = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q4_1 = 5
+     * }
+     */
+    public static int BLOOM_FTYPE_Q4_1() {
+        return BLOOM_FTYPE_Q4_1;
+    }
+    private static final int BLOOM_FTYPE_Q5_0 = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q5_0 = 6
+     * }
+     */
+    public static int BLOOM_FTYPE_Q5_0() {
+        return BLOOM_FTYPE_Q5_0;
+    }
+    private static final int BLOOM_FTYPE_Q5_1 = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q5_1 = 7
+     * }
+     */
+    public static int BLOOM_FTYPE_Q5_1() {
+        return BLOOM_FTYPE_Q5_1;
+    }
+    private static final int BLOOM_FTYPE_Q2_K = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q2_K = 8
+     * }
+     */
+    public static int BLOOM_FTYPE_Q2_K() {
+        return BLOOM_FTYPE_Q2_K;
+    }
+    private static final int BLOOM_FTYPE_Q3_K_S = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q3_K_S = 9
+     * }
+     */
+    public static int BLOOM_FTYPE_Q3_K_S() {
+        return BLOOM_FTYPE_Q3_K_S;
+    }
+    private static final int BLOOM_FTYPE_Q3_K_M = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q3_K_M = 10
+     * }
+     */
+    public static int BLOOM_FTYPE_Q3_K_M() {
+        return BLOOM_FTYPE_Q3_K_M;
+    }
+    private static final int BLOOM_FTYPE_Q3_K_L = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q3_K_L = 11
+     * }
+     */
+    public static int BLOOM_FTYPE_Q3_K_L() {
+        return BLOOM_FTYPE_Q3_K_L;
+    }
+    private static final int BLOOM_FTYPE_Q4_K_S = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q4_K_S = 12
+     * }
+     */
+    public static int BLOOM_FTYPE_Q4_K_S() {
+        return BLOOM_FTYPE_Q4_K_S;
+    }
+    private static final int BLOOM_FTYPE_Q4_K_M = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q4_K_M = 13
+     * }
+     */
+    public static int BLOOM_FTYPE_Q4_K_M() {
+        return BLOOM_FTYPE_Q4_K_M;
+    }
+    private static final int BLOOM_FTYPE_Q5_K_S = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q5_K_S = 14
+     * }
+     */
+    public static int BLOOM_FTYPE_Q5_K_S() {
+        return BLOOM_FTYPE_Q5_K_S;
+    }
+    private static final int BLOOM_FTYPE_Q5_K_M = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q5_K_M = 15
+     * }
+     */
+    public static int BLOOM_FTYPE_Q5_K_M() {
+        return BLOOM_FTYPE_Q5_K_M;
+    }
+    private static final int BLOOM_FTYPE_Q6_K = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_ftype.BLOOM_FTYPE_Q6_K = 16
+     * }
+     */
+    public static int BLOOM_FTYPE_Q6_K() {
+        return BLOOM_FTYPE_Q6_K;
+    }
+
+    private static class bloom_ftype_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_ftype_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *bloom_ftype_name(int32_t ftype)
+     * }
+     */
+    public static FunctionDescriptor bloom_ftype_name$descriptor() {
+        return bloom_ftype_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *bloom_ftype_name(int32_t ftype)
+     * }
+     */
+    public static MethodHandle bloom_ftype_name$handle() {
+        return bloom_ftype_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *bloom_ftype_name(int32_t ftype)
+     * }
+     */
+    public static MemorySegment bloom_ftype_name$address() {
+        return bloom_ftype_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *bloom_ftype_name(int32_t ftype)
+     * }
+     */
+    public static MemorySegment bloom_ftype_name(int ftype) {
+        var mh$ = bloom_ftype_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_ftype_name", ftype);
+            }
+            return (MemorySegment)mh$.invokeExact(ftype);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_ftype_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_ftype_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_ftype_from_name(int32_t *out_ftype, const char *name, size_t name_len)
+     * }
+     */
+    public static FunctionDescriptor bloom_ftype_from_name$descriptor() {
+        return bloom_ftype_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_ftype_from_name(int32_t *out_ftype, const char *name, size_t name_len)
+     * }
+     */
+    public static MethodHandle bloom_ftype_from_name$handle() {
+        return bloom_ftype_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_ftype_from_name(int32_t *out_ftype, const char *name, size_t name_len)
+     * }
+     */
+    public static MemorySegment bloom_ftype_from_name$address() {
+        return bloom_ftype_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_ftype_from_name(int32_t *out_ftype, const char *name, size_t name_len)
+     * }
+     */
+    public static int bloom_ftype_from_name(MemorySegment out_ftype, MemorySegment name, long name_len) {
+        var mh$ = bloom_ftype_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_ftype_from_name", out_ftype, name, name_len);
+            }
+            return (int)mh$.invokeExact(out_ftype, name, name_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_convert_default_params {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_convert_params.layout()    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_convert_default_params");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * bloom_convert_params bloom_convert_default_params()
+     * }
+     */
+    public static FunctionDescriptor bloom_convert_default_params$descriptor() {
+        return bloom_convert_default_params.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * bloom_convert_params bloom_convert_default_params()
+     * }
+     */
+    public static MethodHandle bloom_convert_default_params$handle() {
+        return bloom_convert_default_params.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * bloom_convert_params bloom_convert_default_params()
+     * }
+     */
+    public static MemorySegment bloom_convert_default_params$address() {
+        return bloom_convert_default_params.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * bloom_convert_params bloom_convert_default_params()
+     * }
+     */
+    public static MemorySegment bloom_convert_default_params(SegmentAllocator allocator) {
+        var mh$ = bloom_convert_default_params.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_convert_default_params", allocator);
+            }
+            return (MemorySegment)mh$.invokeExact(allocator);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_convert {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_convert_params.layout()
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_convert");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * }
+     */
+    public static FunctionDescriptor bloom_convert$descriptor() {
+        return bloom_convert.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * }
+     */
+    public static MethodHandle bloom_convert$handle() {
+        return bloom_convert.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * }
+     */
+    public static MemorySegment bloom_convert$address() {
+        return bloom_convert.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * }
+     */
+    public static int bloom_convert(MemorySegment in_path, long in_path_len, MemorySegment out_path, long out_path_len, MemorySegment params) {
+        var mh$ = bloom_convert.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_convert", in_path, in_path_len, out_path, out_path_len, params);
+            }
+            return (int)mh$.invokeExact(in_path, in_path_len, out_path, out_path_len, params);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
