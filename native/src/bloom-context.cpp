@@ -76,13 +76,15 @@ context::context(const model & m, const bloom_context_params & params) : model_(
     ggml_backend_t backends[] = { backend_ };
     sched_ = ggml_backend_sched_new(backends, nullptr, 1, graph_max_nodes(m), false, false);
 
-    // Reserve the worst case now (a full batch against a full cache), so an undersized machine fails here with
-    // a clear error instead of in the middle of a generation.
+    // Reserve the common worst case now (a full batch against a full cache, logits of its last token), so an
+    // undersized machine fails here with a clear error instead of in the middle of a generation. Logits for every
+    // position (n_batch x n_vocab floats, 0.5 GB for real BLOOM at n_batch 512) are not reserved: the scheduler
+    // grows its buffers on the rare decode that asks for them.
     ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
     ggml_context * ctx0 = ggml_init(gp);
     graph_io io;
     const int n_tok = int(params_.n_batch);
-    ggml_cgraph * gf = build_graph(ctx0, m, kv_, io, n_tok, int(params_.n_ctx) - n_tok, true);
+    ggml_cgraph * gf = build_graph(ctx0, m, kv_, io, n_tok, int(params_.n_ctx) - n_tok, false);
     const bool ok = ggml_backend_sched_reserve(sched_, gf);
     ggml_free(ctx0);
     if (!ok) {
