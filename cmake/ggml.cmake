@@ -90,6 +90,10 @@ endfunction()
 
 if (BLOOM_USE_SYSTEM_GGML)
     find_package(ggml CONFIG REQUIRED)
+    # The package's targets are namespaced; the rest of the build names the in-tree target "ggml".
+    if (NOT TARGET ggml)
+        add_library(ggml ALIAS ggml::ggml)
+    endif()
     bloom_find_nlohmann("")
     message(STATUS "bloom4j: using installed ggml ${ggml_VERSION} from ${ggml_DIR}")
     set(BLOOM_GGML_ORIGIN "installed ggml ${ggml_VERSION}")
