@@ -26,9 +26,17 @@ import java.util.OptionalInt;
  * }
  * }
  *
- * <p>A checkpoint is a Hugging Face BLOOM directory: {@code config.json}, {@code tokenizer.json} and
- * {@code model.safetensors} (or a sharded {@code model.safetensors.index.json}). Weights stay in their stored type
- * (f32, f16 or bf16) and are, by default, used in place from memory-mapped files.
+ * <p>A model is either a Hugging Face BLOOM directory ({@code config.json}, {@code tokenizer.json} and
+ * {@code model.safetensors} or a sharded {@code model.safetensors.index.json}) or a GGUF file as llama.cpp's
+ * {@code convert_hf_to_gguf.py} and {@code llama-quantize} write it, or as {@link BloomConverter} writes it
+ * (architecture {@code bloom}, the tokenizer in its metadata). Weights stay in their stored type (f32, f16, bf16
+ * or one of ggml's quantized types, see {@link WeightType}) and are, by default, used in place from memory-mapped
+ * files.
+ * {@snippet :
+ * try (var model = BloomModel.load(Path.of("/models/bloom-560m-q8_0.gguf"))) {
+ *     System.out.println(model.info().weightType());   // Q8_0
+ * }
+ * }
  *
  * <p><b>Lifecycle.</b> {@link #close()} frees the native model. It refuses, with an
  * {@link IllegalStateException} saying how many are open, while sessions made from this model are still open:
@@ -55,31 +63,32 @@ public final class BloomModel implements AutoCloseable {
     }
 
     /**
-     * Loads a checkpoint directory with the default {@link LoadOptions}.
+     * Loads a Hugging Face checkpoint directory or a GGUF file with the default {@link LoadOptions}.
      *
      * @throws ModelNotFoundException a file is missing or unreadable
      * @throws ModelFormatException   a file is corrupt, or valid but unsupported by this build
      */
-    public static BloomModel load(Path directory) {
-        return load(directory, LoadOptions.defaults());
+    public static BloomModel load(Path path) {
+        return load(path, LoadOptions.defaults());
     }
 
     /**
-     * Loads a checkpoint directory.
+     * Loads a Hugging Face checkpoint directory or a GGUF file. A directory is read as a Hugging Face checkpoint;
+     * a file must be GGUF (the native library checks its magic and says so otherwise).
      *
      * @throws ModelNotFoundException     a file is missing or unreadable
      * @throws ModelFormatException       a file is corrupt, or valid but unsupported by this build
      * @throws BloomOutOfMemoryException  the weights do not fit
      * @throws CancelledException         the progress listener threw (its exception is the cause)
      */
-    public static BloomModel load(Path directory, LoadOptions options) {
-        Objects.requireNonNull(directory, "directory");
+    public static BloomModel load(Path path, LoadOptions options) {
+        Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         Native.init();
-        if (!Files.isDirectory(directory)) {
-            throw Native.javaSide(BloomStatus.IO, Files.exists(directory)
-                    ? "not a directory: " + directory + " (a checkpoint is a directory with config.json)"
-                    : "model directory not found: " + directory);
+        if (!Files.isDirectory(path) && !Files.isRegularFile(path)) {
+            throw Native.javaSide(BloomStatus.IO, Files.exists(path)
+                    ? "not a checkpoint directory or GGUF file: " + path
+                    : "model not found: " + path + " (expected a checkpoint directory or a .gguf file)");
         }
         Arena arena = Arena.ofShared();
         try (Arena tmp = Arena.ofConfined()) {
@@ -90,14 +99,14 @@ public final class BloomModel implements AutoCloseable {
                 relay = new ProgressRelay(options.progress());
                 bloom_model_params.progress_callback(params, bloom_progress_callback.allocate(relay::apply, tmp));
             }
-            MemorySegment pathText = Native.utf8(tmp, directory.toString());
+            MemorySegment pathText = Native.utf8(tmp, path.toString());
             MemorySegment out = tmp.allocate(C_POINTER);
             int status = bloom_h.bloom_model_load(out, pathText, pathText.byteSize(), params);
             if (status != bloom_h.BLOOM_OK()) {
                 BloomException failure = Native.exception(status);
                 if (relay != null && relay.failure != null) {
                     failure = Native.exception(BloomStatus.CANCELLED,
-                            "cancelled: loading " + directory + " stopped because the progress listener threw "
+                            "cancelled: loading " + path + " stopped because the progress listener threw "
                                     + relay.failure,
                             failure.nativeMessage(), relay.failure);
                 }
@@ -105,35 +114,12 @@ public final class BloomModel implements AutoCloseable {
             }
             MemorySegment handle = out.get(C_POINTER, 0).reinterpret(arena, bloom_h::bloom_model_free);
             ModelInfo info = readInfo(tmp, handle);
-            BloomModel model = new BloomModel(directory, arena, handle, info);
+            BloomModel model = new BloomModel(path, arena, handle, info);
             arena = null; // owned by the model from here on
             return model;
         } finally {
             if (arena != null) {
                 arena.close(); // frees a model that loaded but whose info could not be read
-            }
-        }
-    }
-
-    /** Bridges the native progress callback to a listener that may throw; an upcall must never throw. */
-    private static final class ProgressRelay {
-        private final ProgressListener listener;
-        Throwable failure;
-
-        ProgressRelay(ProgressListener listener) {
-            this.listener = listener;
-        }
-
-        boolean apply(float progress, MemorySegment userData) {
-            if (failure != null) {
-                return false;
-            }
-            try {
-                listener.onProgress(progress);
-                return true;
-            } catch (Throwable t) {
-                failure = t;
-                return false;
             }
         }
     }
@@ -161,7 +147,7 @@ public final class BloomModel implements AutoCloseable {
         return id < 0 ? OptionalInt.empty() : OptionalInt.of(id);
     }
 
-    /** The directory this model was loaded from. */
+    /** The checkpoint directory or GGUF file this model was loaded from. */
     public Path path() {
         return path;
     }

@@ -42,6 +42,13 @@ import java.util.stream.StreamSupport;
  * session.truncate(1);                           // keep only the first cached token
  * }
  *
+ * <p>Scoring reads how likely the model finds a text, without sampling:
+ * {@snippet :
+ * float[] lp = session.logProbs(model.tokenize("Hello world"));   // lp[i] = log p(id i | ids before it); lp[0] NaN
+ * Score s = session.score("The capital of France is Paris.");     // totals, mean NLL, perplexity
+ * Perplexity p = session.perplexity(longText, PerplexityConfig.defaults());   // as llama-perplexity -c 512
+ * }
+ *
  * <p><b>Threading.</b> A session belongs to the thread that created it; a call from any other thread throws
  * {@code IllegalStateException("BloomSession used from thread X but owned by Y")}. Use one session per thread
  * (sessions of the same model run in parallel). Listeners and token streams run on the owning thread.
@@ -58,6 +65,7 @@ public final class BloomSession implements AutoCloseable {
     private final Arena arena; // confined to the owner; closing it frees the native context
     private final MemorySegment context;
     private final int contextSize;
+    private final int batchSize;
     private final int vocabularySize;
     private boolean closed;
     private TokenIterator openStream;
@@ -66,6 +74,7 @@ public final class BloomSession implements AutoCloseable {
         this.model = model;
         this.owner = Thread.currentThread();
         this.vocabularySize = model.infoUnchecked().vocabularySize();
+        this.batchSize = config.batchSize();
         Arena arena = Arena.ofConfined();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment params = bloom_h.bloom_context_default_params(tmp);
@@ -96,6 +105,12 @@ public final class BloomSession implements AutoCloseable {
     public int contextSize() {
         enter();
         return contextSize;
+    }
+
+    /** Most tokens evaluated in one graph: longer inputs are evaluated in pieces of this size. */
+    public int batchSize() {
+        enter();
+        return batchSize;
     }
 
     /** Number of tokens in the KV cache ({@code n_past}): the position the next evaluated token gets. */
@@ -236,6 +251,144 @@ public final class BloomSession implements AutoCloseable {
         int count = Math.toIntExact(rows.get(C_LONG, 0));
         long bytes = (long) count * vocabularySize * Float.BYTES;
         return new LogitRows(pointer.get(C_POINTER, 0).reinterpret(bytes), count, vocabularySize);
+    }
+
+    // ------------------------------------------------------------------------------------------ scoring
+
+    /**
+     * The log-probability of each token given those before it: {@code result[i] = log p(ids[i] | ids[0..i-1])}
+     * for {@code i >= 1} (natural log; a log-softmax over the whole vocabulary computed natively in double
+     * precision, then rounded to float), and {@code result[0] = NaN}, since nothing predicts the first token.
+     * {@snippet :
+     * int[] ids = model.tokenize("The capital of France is Paris");
+     * float[] lp = session.logProbs(ids);
+     * double total = 0;
+     * for (int i = 1; i < lp.length; i++) total += lp[i];        // log p(ids[1..] | ids[0])
+     * }
+     *
+     * <p>The ids are evaluated from an empty KV cache (the session's cached tokens are dropped first) and are all
+     * in the cache afterwards. They must fit in the context: this method never slides a window, because then
+     * {@code result[i]} would no longer be conditioned on every token before it; for texts longer than the
+     * context, {@link #perplexity(int[], PerplexityConfig, Perplexity.Listener)} scores in windows. Logit rows never
+     * reach Java, and the native side holds them for at most one batch of tokens at a time.
+     *
+     * @return {@code ids.length} log-probabilities, entry 0 {@code NaN}
+     * @throws IllegalArgumentException {@code ids} is empty or holds an id outside [0, vocabularySize)
+     * @throws ContextFullException     {@code ids} is longer than {@link #contextSize()}; nothing is evaluated
+     */
+    public float[] logProbs(int[] ids) {
+        Objects.requireNonNull(ids, "ids");
+        enter();
+        closeOpenStream();
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("ids must not be empty");
+        }
+        model.checkTokenIds(ids, "ids");
+        if (ids.length > contextSize) {
+            throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot score " + ids.length + " tokens: the context "
+                    + "holds " + contextSize + " (open the session with a larger contextSize, or score a long text "
+                    + "in windows with perplexity())");
+        }
+        return Scoring.logProbs(this, ids.clone());
+    }
+
+    /**
+     * Scores a text: its tokens (tokenized as {@link BloomModel#tokenize(String)} does, special tokens recognised,
+     * no BOS added) and their {@linkplain #logProbs(int[]) log-probabilities}, with the totals Hugging Face's
+     * {@code model(ids, labels=ids).loss} and its {@code exp} stand for.
+     * {@snippet :
+     * Score s = session.score("The capital of France is Paris.");
+     * System.out.printf("mean NLL %.4f nats/token, perplexity %.2f%n", s.meanNegativeLogLikelihood(), s.perplexity());
+     * }
+     *
+     * @throws IllegalArgumentException the text has fewer than 2 tokens (the first one has no prediction)
+     * @throws ContextFullException     the text has more tokens than {@link #contextSize()}
+     */
+    public Score score(String text) {
+        Objects.requireNonNull(text, "text");
+        enter();
+        return score(model.tokenize(text));
+    }
+
+    /**
+     * Scores token ids; see {@link #score(String)} and {@link #logProbs(int[])}.
+     *
+     * @throws IllegalArgumentException fewer than 2 ids, or an id outside [0, vocabularySize)
+     * @throws ContextFullException     more ids than {@link #contextSize()}
+     */
+    public Score score(int[] ids) {
+        Objects.requireNonNull(ids, "ids");
+        enter();
+        if (ids.length < 2) {
+            throw new IllegalArgumentException("scoring needs at least 2 tokens (the first one has no prediction), "
+                    + "got " + ids.length);
+        }
+        return new Score(ids, logProbs(ids));
+    }
+
+    /**
+     * The perplexity of a long text as llama.cpp's {@code llama-perplexity} computes it; see {@link Perplexity}
+     * for the definition and {@link PerplexityConfig} for the options.
+     *
+     * @see #perplexity(int[], PerplexityConfig, Perplexity.Listener)
+     */
+    public Perplexity perplexity(String text, PerplexityConfig config) {
+        return perplexity(text, config, null);
+    }
+
+    /**
+     * The perplexity of a long text as llama.cpp's {@code llama-perplexity} computes it, reporting the running
+     * estimate after each window. The text is tokenized without parsing special tokens ({@code </s>} written in
+     * the text is plain text), as llama.cpp's tool does.
+     *
+     * @see #perplexity(int[], PerplexityConfig, Perplexity.Listener)
+     */
+    public Perplexity perplexity(String text, PerplexityConfig config, Perplexity.Listener listener) {
+        Objects.requireNonNull(text, "text");
+        enter();
+        return perplexity(model.tokenize(text, false), config, listener);
+    }
+
+    /**
+     * The perplexity of a tokenized text as llama.cpp's {@code llama-perplexity} computes it; see
+     * {@link Perplexity} for the exact definition. {@code tokens} are the text's tokens without BOS: with
+     * {@link PerplexityConfig#addBos()} it is put first here. Each window is evaluated from an empty KV cache, so
+     * the session's cached tokens are dropped; afterwards the cache holds part of the last window.
+     *
+     * @param listener receives the running estimate after each window; may be {@code null}
+     * @throws IllegalArgumentException the text has fewer than {@code 2 * contextSize} tokens (BOS included), the
+     *                                  window is larger than this session's {@link #contextSize()}, an id is
+     *                                  outside [0, vocabularySize), or {@code addBos} is set but the model has no
+     *                                  BOS token
+     */
+    public Perplexity perplexity(int[] tokens, PerplexityConfig config, Perplexity.Listener listener) {
+        Objects.requireNonNull(tokens, "tokens");
+        Objects.requireNonNull(config, "config");
+        enter();
+        closeOpenStream();
+        model.checkTokenIds(tokens, "tokens");
+        if (config.contextSize() > contextSize) {
+            throw new IllegalArgumentException("the perplexity window of " + config.contextSize() + " tokens does not "
+                    + "fit in this session's context of " + contextSize + "; open the session with contextSize >= "
+                    + config.contextSize());
+        }
+        int bos = -1;
+        int[] all = tokens;
+        if (config.addBos()) {
+            bos = model.infoUnchecked().bosToken().orElseThrow(() -> new IllegalArgumentException(
+                    "addBos is set but the model's tokenizer has no BOS token"));
+            all = new int[tokens.length + 1];
+            all[0] = bos;
+            System.arraycopy(tokens, 0, all, 1, tokens.length);
+        } else {
+            all = tokens.clone();
+        }
+        if (all.length < 2L * config.contextSize()) {
+            throw new IllegalArgumentException("the text has " + all.length + " tokens" + (config.addBos()
+                    ? " (BOS included)" : "") + " but perplexity with a context of " + config.contextSize()
+                    + " needs at least " + 2L * config.contextSize() + " (2 x context, as llama-perplexity requires)");
+        }
+        return Scoring.perplexity(this, all, config, bos, listener);
     }
 
     // ------------------------------------------------------------------------------------------ generation
@@ -502,6 +655,14 @@ public final class BloomSession implements AutoCloseable {
 
     MemorySegment context() {
         return context;
+    }
+
+    int batchSizeUnchecked() {
+        return batchSize;
+    }
+
+    void clearUnchecked() {
+        Native.check(bloom_h.bloom_context_truncate(context, 0));
     }
 
     int contextSizeUnchecked() {

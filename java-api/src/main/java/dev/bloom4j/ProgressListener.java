@@ -1,9 +1,10 @@
 package dev.bloom4j;
 
 /**
- * Receives the progress of a model load, on the loading thread. Throwing from {@link #onProgress} cancels the
- * load: {@link BloomModel#load(java.nio.file.Path, LoadOptions)} then throws a {@link CancelledException} whose
- * cause is the exception thrown here.
+ * Receives the progress of a model load or a conversion, on the calling thread. Throwing from {@link #onProgress}
+ * cancels the operation: {@link BloomModel#load(java.nio.file.Path, LoadOptions)} or
+ * {@link BloomConverter#convert(java.nio.file.Path, java.nio.file.Path, ConvertOptions)} then throws a
+ * {@link CancelledException} whose cause is the exception thrown here.
  * {@snippet :
  * var options = LoadOptions.builder()
  *         .progress(fraction -> System.err.printf("\rloading %3.0f%%", fraction * 100))
@@ -16,9 +17,9 @@ package dev.bloom4j;
 @FunctionalInterface
 public interface ProgressListener {
     /**
-     * Called repeatedly while loading.
+     * Called repeatedly while loading or converting.
      *
-     * @param fraction progress in [0, 1], non-decreasing; 1 means the weights are in place
+     * @param fraction progress in [0, 1], non-decreasing; 1 means the weights are in place (or written)
      */
     void onProgress(double fraction);
 }

@@ -1,8 +1,9 @@
 /**
  * bloom4j: run BLOOM language models from Java.
  *
- * <p>Load a Hugging Face BLOOM checkpoint directory into a {@link dev.bloom4j.BloomModel} (immutable, shareable
- * between threads), open a {@link dev.bloom4j.BloomSession} per thread (a KV cache), and generate:
+ * <p>Load a Hugging Face BLOOM checkpoint directory or a GGUF file into a {@link dev.bloom4j.BloomModel}
+ * (immutable, shareable between threads), open a {@link dev.bloom4j.BloomSession} per thread (a KV cache), and
+ * generate:
  * {@snippet :
  * try (var model = BloomModel.load(Path.of("/path/to/bloom-560m"));
  *      var session = model.newSession()) {
@@ -16,6 +17,11 @@
  *       whose {@code close()} cancels; both return or report a {@link dev.bloom4j.Completion}.</li>
  *   <li>Configuration: {@link dev.bloom4j.GenerationConfig}, {@link dev.bloom4j.SessionConfig},
  *       {@link dev.bloom4j.LoadOptions}; validated records whose defaults come from the native library.</li>
+ *   <li>Scoring: {@link dev.bloom4j.BloomSession#logProbs}, {@link dev.bloom4j.BloomSession#score} (a
+ *       {@link dev.bloom4j.Score}) and {@link dev.bloom4j.BloomSession#perplexity} (a
+ *       {@link dev.bloom4j.Perplexity}, computed as llama.cpp's {@code llama-perplexity} does).</li>
+ *   <li>GGUF and quantization: {@link dev.bloom4j.BloomConverter} writes a checkpoint or GGUF file as a GGUF file
+ *       of any {@link dev.bloom4j.FileType} ({@code f16}, {@code q8_0}, {@code q4_k_m}, ...).</li>
  *   <li>Low level: {@link dev.bloom4j.BloomSession#evaluate}, {@link dev.bloom4j.BloomSession#logits},
  *       {@link dev.bloom4j.BloomModel#tokenize}, {@link dev.bloom4j.BloomModel#decode}.</li>
  *   <li>Failures: the sealed {@link dev.bloom4j.BloomException} hierarchy carries the native status and message;

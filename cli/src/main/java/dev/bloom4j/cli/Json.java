@@ -14,6 +14,15 @@ final class Json {
 
     private Json() {}
 
+    /** A string as a JSON string literal: quoted, with control characters and quotes escaped. */
+    static String quote(String text) {
+        try {
+            return MAPPER.writeValueAsString(text);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Prints one JSON object (or array) on one line. */
     static void print(PrintStream out, Object value) {
         try {

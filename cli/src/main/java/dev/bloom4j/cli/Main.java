@@ -18,11 +18,16 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 /**
- * The {@code bloom} command line: generate text, tokenize, dump logits and describe a BLOOM checkpoint.
+ * The {@code bloom} command line: generate text, tokenize, dump logits, score text (log-probabilities,
+ * perplexity), convert to GGUF, write random-weight checkpoints and describe a BLOOM model.
  * {@snippet lang=shell :
  * ./bloom generate --model /models/bloom-560m --prompt "The capital of France is" --max-tokens 20
  * ./bloom tokenize --model /models/bloom-560m --text "Hello world"
  * ./bloom logits --model /models/bloom-560m --text "Hello world" --all
+ * ./bloom logprobs --model /models/bloom-560m --text "Hello world" --json
+ * ./bloom convert --model /models/bloom-560m --out /models/bloom-560m-q8_0.gguf --type q8_0
+ * ./bloom perplexity --model /models/bloom-560m-q8_0.gguf --file wiki.test.raw
+ * ./bloom init-random --config bloom-1b7 --out /tmp/random-bloom-1b7
  * ./bloom info --model /models/bloom-560m
  * }
  * Without {@code --model}, every command uses a small built-in demo checkpoint with random weights.
@@ -35,7 +40,8 @@ import picocli.CommandLine.ScopeType;
         versionProvider = VersionProvider.class,
         description = "Run BLOOM language models on the CPU.%n"
                 + "Without --model, commands use a small built-in demo checkpoint with random weights.",
-        subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, InfoCommand.class,
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, LogprobsCommand.class,
+                PerplexityCommand.class, ConvertCommand.class, InitRandomCommand.class, InfoCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
 public final class Main implements Runnable {

@@ -3,6 +3,7 @@ package dev.bloom4j.cli;
 import dev.bloom4j.BloomModel;
 import dev.bloom4j.LoadOptions;
 import dev.bloom4j.checkpoint.DemoCheckpoint;
+import dev.bloom4j.checkpoint.RandomCheckpoint;
 import java.io.Console;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,10 +15,16 @@ final class ModelOptions {
     /** Printed on stderr whenever the demo checkpoint stands in for a real one. */
     static final String DEMO_NOTICE = "Using the built-in demo checkpoint (random weights): output is gibberish";
 
-    @Option(names = {"-m", "--model"}, paramLabel = "DIR",
+    /** Printed on stderr for a checkpoint `bloom init-random` wrote. */
+    static final String RANDOM_NOTICE = "note: this checkpoint has random weights (bloom init-random): output is "
+            + "gibberish";
+
+    @Option(names = {"-m", "--model"}, paramLabel = "PATH",
             description = {
-                "Hugging Face BLOOM checkpoint directory: config.json, tokenizer.json and model.safetensors "
-                        + "(or a sharded model.safetensors.index.json). F32, F16 and BF16 weights are supported.",
+                "Hugging Face BLOOM checkpoint directory (config.json, tokenizer.json and model.safetensors or a "
+                        + "sharded model.safetensors.index.json; F32, F16 or BF16 weights), or a GGUF file as "
+                        + "llama.cpp or `bloom convert` writes it (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
+                        + "Q2_K...Q6_K).",
                 "Default: a tiny demo checkpoint with random weights, created on first use in "
                         + "$XDG_CACHE_HOME/bloom4j or ~/.cache/bloom4j (its output is gibberish)."})
     Path model;
@@ -34,6 +41,8 @@ final class ModelOptions {
             main.err.println(DEMO_NOTICE);
         } else if (DemoCheckpoint.isDemo(directory)) {
             main.err.println(DEMO_NOTICE);
+        } else if (RandomCheckpoint.isMarkedRandom(directory)) {
+            main.err.println(RANDOM_NOTICE);
         }
         LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap);
         Console console = System.console();

@@ -1,6 +1,8 @@
 package dev.bloom4j.cli;
 
+import dev.bloom4j.ConvertOptions;
 import dev.bloom4j.GenerationConfig;
+import dev.bloom4j.PerplexityConfig;
 import dev.bloom4j.SessionConfig;
 import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
@@ -17,6 +19,14 @@ final class NativeDefaults implements IDefaultValueProvider {
     public String defaultValue(ArgSpec argSpec) {
         if (!(argSpec instanceof OptionSpec option)) {
             return null;
+        }
+        String command = option.command() == null ? "" : option.command().name();
+        if (command.equals("convert")) {
+            return convertDefault(option.longestName());
+        }
+        if (command.equals("perplexity") && option.longestName().equals("--ctx")) {
+            // llama-perplexity's default window, so that equal commands give equal numbers
+            return Integer.toString(PerplexityConfig.DEFAULT_CONTEXT_SIZE);
         }
         GenerationConfig g;
         SessionConfig s;
@@ -40,8 +50,24 @@ final class NativeDefaults implements IDefaultValueProvider {
             case "--seed" -> Long.toString(g.seed());
             case "--threads" -> Integer.toString(s.threads());
             case "--batch" -> Integer.toString(s.batchSize());
-            // logits sizes its context to its input unless told otherwise
-            case "--ctx" -> "logits".equals(option.command().name()) ? null : Integer.toString(s.contextSize());
+            // logits and logprobs size their context to their input unless told otherwise
+            case "--ctx" -> command.equals("logits") || command.equals("logprobs") ? null
+                    : Integer.toString(s.contextSize());
+            default -> null;
+        };
+    }
+
+    /** {@code bloom_convert_default_params()} through {@link ConvertOptions#defaults()}. */
+    private static String convertDefault(String option) {
+        ConvertOptions c;
+        try {
+            c = ConvertOptions.defaults();
+        } catch (RuntimeException | LinkageError e) {
+            return null;
+        }
+        return switch (option) {
+            case "--type" -> c.fileType().nativeName();
+            case "--threads" -> Integer.toString(c.threads());
             default -> null;
         };
     }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,6 +84,51 @@ public record BloomConfig(int vocabSize, int hiddenSize, int layerCount, int hea
      */
     public static BloomConfig of(int vocabSize, int hiddenSize, int layerCount, int headCount) {
         return new BloomConfig(vocabSize, hiddenSize, layerCount, headCount, 1e-5, false, 2048, 1, 2, 3, 0);
+    }
+
+    /**
+     * The shapes of the released BigScience models by name ({@code bloom-560m}, {@code bloom-1b1},
+     * {@code bloom-1b7}, {@code bloom-3b}, {@code bloom-7b1}), with their real hyper-parameters: vocabulary 250,880,
+     * BLOOM's defaults for the rest (see {@link #of}). Sizes only: no weights come with them.
+     */
+    public static final Map<String, BloomConfig> RELEASED = releasedShapes();
+
+    private static Map<String, BloomConfig> releasedShapes() {
+        Map<String, BloomConfig> shapes = new LinkedHashMap<>();
+        // name -> hidden size, layers, heads, as in each model's config.json on the Hugging Face hub
+        shapes.put("bloom-560m", of(250880, 1024, 24, 16));
+        shapes.put("bloom-1b1", of(250880, 1536, 24, 16));
+        shapes.put("bloom-1b7", of(250880, 2048, 24, 16));
+        shapes.put("bloom-3b", of(250880, 2560, 30, 32));
+        shapes.put("bloom-7b1", of(250880, 4096, 30, 32));
+        return Collections.unmodifiableMap(shapes);
+    }
+
+    /**
+     * The shape of a released BigScience model (see {@link #RELEASED}); a {@code bigscience/} prefix is ignored.
+     *
+     * @throws IllegalArgumentException the name is not one of them; the message lists the names
+     */
+    public static BloomConfig released(String name) {
+        Objects.requireNonNull(name, "name");
+        String key = name.startsWith("bigscience/") ? name.substring("bigscience/".length()) : name;
+        BloomConfig config = RELEASED.get(key);
+        if (config == null) {
+            throw new IllegalArgumentException("unknown model name \"" + name + "\"; known: "
+                    + String.join(", ", RELEASED.keySet()));
+        }
+        return config;
+    }
+
+    /** Number of parameters, counting a tied output projection once (as {@code model.num_parameters()}). */
+    public long parameterCount() {
+        long h = hiddenSize;
+        long perLayer = 2 * (2 * h)                 // two layer norms
+                + 3 * h * h + 3 * h                 // query_key_value
+                + h * h + h                         // attention output
+                + 4 * h * h + 4 * h                 // h -> 4h
+                + 4 * h * h + h;                    // 4h -> h
+        return (long) vocabSize * h + 2 * h + layerCount * perLayer + 2 * h;
     }
 
     /** Width of one attention head. */

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.function.DoubleConsumer;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -39,7 +41,8 @@ import java.util.stream.Stream;
  * float[] qkv = checkpoint.weight("h.0.self_attention.query_key_value.weight");   // [3*64, 64], as stored
  * }</pre>
  *
- * <p>Holds every weight in memory (4 bytes per parameter); meant for small test and demo models. Immutable and
+ * <p>An instance holds every weight in memory (4 bytes per parameter); meant for small test and demo models.
+ * {@link Builder#streamTo} writes the same files for a model of any size without holding its weights. Immutable and
  * thread-safe.
  */
 public final class RandomCheckpoint {
@@ -59,11 +62,22 @@ public final class RandomCheckpoint {
      */
     public static final String BUNDLED_TOKENIZER_RESOURCE = "/dev/bloom4j/checkpoint/bloom-tiny-tokenizer.json";
 
+    /**
+     * {@code config.json} key whose value {@code true} marks a checkpoint with random weights that is not the demo
+     * (for example one {@code bloom init-random} wrote), so tools can say its output is gibberish.
+     */
+    public static final String RANDOM_WEIGHTS_KEY = "bloom4j_random_weights";
+
+    private static final Pattern RANDOM_WEIGHTS_MARKER = Pattern.compile("\"" + RANDOM_WEIGHTS_KEY + "\"\\s*:\\s*true");
+
     private static final double LINEAR_GAIN = 1.0;
     private static final double OUTPUT_PROJECTION_GAIN = 0.5;
     private static final double BIAS_STDDEV = 0.05;
     private static final double NORM_WEIGHT_STDDEV = 0.1;
     private static final double EMBEDDING_GAIN = 2.0;
+
+    /** Values drawn per piece when streaming: large enough for efficient writes, small enough to never matter. */
+    private static final int STREAM_BLOCK = 1 << 16;
 
     private final BloomConfig config;
     private final long seed;
@@ -126,6 +140,19 @@ public final class RandomCheckpoint {
         return names;
     }
 
+    /**
+     * Whether the checkpoint directory {@code modelDirectory} carries {@value #RANDOM_WEIGHTS_KEY}{@code : true} in
+     * its {@code config.json}. A path without a readable {@code config.json} (a GGUF file, say) is not marked.
+     */
+    public static boolean isMarkedRandom(Path modelDirectory) {
+        try {
+            return RANDOM_WEIGHTS_MARKER.matcher(Files.readString(modelDirectory.resolve(BloomConfig.FILE_NAME),
+                    StandardCharsets.UTF_8)).find();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** The model's hyper-parameters. */
     public BloomConfig config() {
         return config;
@@ -169,8 +196,7 @@ public final class RandomCheckpoint {
     /** The name a canonical tensor name has in the files ({@code lm_head.weight} is never prefixed). */
     public String storedName(String canonicalName) {
         requireTensor(canonicalName);
-        return transformerPrefix && !canonicalName.equals(LM_HEAD_WEIGHT)
-                ? TRANSFORMER_PREFIX + canonicalName : canonicalName;
+        return stored(transformerPrefix, canonicalName);
     }
 
     /**
@@ -199,16 +225,7 @@ public final class RandomCheckpoint {
      */
     public Path writeTo(Path directory) throws IOException {
         Objects.requireNonNull(directory, "directory");
-        if (Files.exists(directory)) {
-            if (!Files.isDirectory(directory)) {
-                throw new IllegalArgumentException("checkpoint target " + directory + " is not a directory");
-            }
-            try (Stream<Path> entries = Files.list(directory)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException("checkpoint target directory " + directory + " is not empty");
-                }
-            }
-        }
+        requireEmptyTarget(directory);
         byte[] tokenizerBytes = tokenizer.read();
         Files.createDirectories(directory);
         config.write(directory, keyStyle, dataType, extraConfig);
@@ -238,67 +255,147 @@ public final class RandomCheckpoint {
         return tensor;
     }
 
-    private static Map<String, TensorData> generate(BloomConfig config, long seed, boolean untiedHead,
-                                                    DataType type) {
-        SplittableRandom random = new SplittableRandom(seed);
+    /** Receives the tensors of a random BLOOM model in model order, each with the distribution it is drawn from. */
+    @FunctionalInterface
+    private interface TensorPlan {
+        void tensor(String name, long[] shape, double mean, double stddev) throws IOException;
+    }
+
+    /**
+     * Walks the tensors in model order with their distributions. Both the in-memory and the streaming writer draw
+     * from one {@link SplittableRandom} in this order, which is what makes their files identical.
+     */
+    private static void plan(BloomConfig config, boolean untiedHead, TensorPlan plan) throws IOException {
         int hidden = config.hiddenSize();
         int inner = config.feedForwardSize();
         int vocab = config.vocabSize();
-        Map<String, TensorData> out = new LinkedHashMap<>();
         double embeddingStddev = EMBEDDING_GAIN / Math.sqrt(hidden);
 
-        put(out, "word_embeddings.weight", new int[] {vocab, hidden},
-                gaussian(random, elementCount("word_embeddings.weight", vocab, hidden), 0, embeddingStddev, type));
-        layerNorm(out, random, "word_embeddings_layernorm", hidden, type);
+        plan.tensor("word_embeddings.weight", new long[] {vocab, hidden}, 0, embeddingStddev);
+        layerNorm(plan, "word_embeddings_layernorm", hidden);
         for (int layer = 0; layer < config.layerCount(); layer++) {
             String block = "h." + layer + ".";
-            layerNorm(out, random, block + "input_layernorm", hidden, type);
-            linear(out, random, block + "self_attention.query_key_value", 3 * hidden, hidden, LINEAR_GAIN, type);
-            linear(out, random, block + "self_attention.dense", hidden, hidden, OUTPUT_PROJECTION_GAIN, type);
-            layerNorm(out, random, block + "post_attention_layernorm", hidden, type);
-            linear(out, random, block + "mlp.dense_h_to_4h", inner, hidden, LINEAR_GAIN, type);
-            linear(out, random, block + "mlp.dense_4h_to_h", hidden, inner, OUTPUT_PROJECTION_GAIN, type);
+            layerNorm(plan, block + "input_layernorm", hidden);
+            linear(plan, block + "self_attention.query_key_value", 3 * hidden, hidden, LINEAR_GAIN);
+            linear(plan, block + "self_attention.dense", hidden, hidden, OUTPUT_PROJECTION_GAIN);
+            layerNorm(plan, block + "post_attention_layernorm", hidden);
+            linear(plan, block + "mlp.dense_h_to_4h", inner, hidden, LINEAR_GAIN);
+            linear(plan, block + "mlp.dense_4h_to_h", hidden, inner, OUTPUT_PROJECTION_GAIN);
         }
-        layerNorm(out, random, "ln_f", hidden, type);
+        layerNorm(plan, "ln_f", hidden);
         if (untiedHead) {
-            put(out, LM_HEAD_WEIGHT, new int[] {vocab, hidden},
-                    gaussian(random, elementCount(LM_HEAD_WEIGHT, vocab, hidden), 0, embeddingStddev, type));
+            plan.tensor(LM_HEAD_WEIGHT, new long[] {vocab, hidden}, 0, embeddingStddev);
+        }
+    }
+
+    private static void layerNorm(TensorPlan plan, String name, int size) throws IOException {
+        plan.tensor(name + ".weight", new long[] {size}, 1.0, NORM_WEIGHT_STDDEV);
+        plan.tensor(name + ".bias", new long[] {size}, 0, BIAS_STDDEV);
+    }
+
+    private static void linear(TensorPlan plan, String name, int outputs, int inputs, double gain) throws IOException {
+        plan.tensor(name + ".weight", new long[] {outputs, inputs}, 0, gain / Math.sqrt(inputs));
+        plan.tensor(name + ".bias", new long[] {outputs}, 0, BIAS_STDDEV);
+    }
+
+    private static Map<String, TensorData> generate(BloomConfig config, long seed, boolean untiedHead,
+                                                    DataType type) {
+        SplittableRandom random = new SplittableRandom(seed);
+        Map<String, TensorData> out = new LinkedHashMap<>();
+        try {
+            plan(config, untiedHead, (name, shape, mean, stddev) -> {
+                int[] intShape = new int[shape.length];
+                long count = 1;
+                for (int i = 0; i < shape.length; i++) {
+                    intShape[i] = (int) shape[i];
+                    count *= shape[i];
+                }
+                if (count > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException(name + " would have " + count + " elements, too many for an"
+                            + " in-memory random checkpoint (Builder.streamTo writes any size)");
+                }
+                out.put(name, new TensorData(name, intShape, gaussian(random, (int) count, mean, stddev, type)));
+            });
+        } catch (IOException e) {
+            throw new AssertionError("the in-memory plan does no I/O", e);
         }
         return Collections.unmodifiableMap(out);
     }
 
-    private static void layerNorm(Map<String, TensorData> out, SplittableRandom random, String name, int size,
-                                  DataType type) {
-        put(out, name + ".weight", new int[] {size}, gaussian(random, size, 1.0, NORM_WEIGHT_STDDEV, type));
-        put(out, name + ".bias", new int[] {size}, gaussian(random, size, 0, BIAS_STDDEV, type));
-    }
-
-    private static void linear(Map<String, TensorData> out, SplittableRandom random, String name, int outputs,
-                               int inputs, double gain, DataType type) {
-        put(out, name + ".weight", new int[] {outputs, inputs},
-                gaussian(random, elementCount(name + ".weight", outputs, inputs), 0, gain / Math.sqrt(inputs), type));
-        put(out, name + ".bias", new int[] {outputs}, gaussian(random, outputs, 0, BIAS_STDDEV, type));
-    }
-
-    private static int elementCount(String name, int rows, int columns) {
-        long count = (long) rows * columns;
-        if (count > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(name + " would have " + count + " elements, too many for an"
-                    + " in-memory random checkpoint");
-        }
-        return (int) count;
-    }
-
-    private static void put(Map<String, TensorData> out, String name, int[] shape, float[] values) {
-        out.put(name, new TensorData(name, shape, values));
-    }
-
     private static float[] gaussian(SplittableRandom random, int count, double mean, double stddev, DataType type) {
         float[] values = new float[count];
+        fillGaussian(random, values, count, mean, stddev, type);
+        return values;
+    }
+
+    /** The one place values are drawn: {@code values[0..count)} from N(mean, stddev²), rounded to {@code type}. */
+    private static void fillGaussian(SplittableRandom random, float[] values, int count, double mean, double stddev,
+                                     DataType type) {
         for (int i = 0; i < count; i++) {
             values[i] = type.round((float) (mean + stddev * random.nextGaussian()));
         }
-        return values;
+    }
+
+    /** Checks that a checkpoint may be written into {@code directory}: absent or an empty directory. */
+    private static void requireEmptyTarget(Path directory) throws IOException {
+        if (Files.exists(directory)) {
+            if (!Files.isDirectory(directory)) {
+                throw new IllegalArgumentException("checkpoint target " + directory + " is not a directory");
+            }
+            try (Stream<Path> entries = Files.list(directory)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IllegalArgumentException("checkpoint target directory " + directory + " is not empty");
+                }
+            }
+        }
+    }
+
+    /** See {@link Builder#streamTo(Path, DoubleConsumer)}. */
+    private static Path stream(Builder b, Path directory, DoubleConsumer progress) throws IOException {
+        Objects.requireNonNull(directory, "directory");
+        int tensorCount = canonicalTensorNames(b.config.layerCount(), b.tiedLmHead).size();
+        if (b.shardCount > tensorCount) {
+            throw new IllegalArgumentException(
+                    "shards " + b.shardCount + " exceeds the model's " + tensorCount + " tensors");
+        }
+        requireEmptyTarget(directory);
+        byte[] tokenizerBytes = b.tokenizer.read();
+        Files.createDirectories(directory);
+        b.config.write(directory, b.keyStyle, b.dataType, b.extraConfig);
+
+        List<TensorSpec> specs = new ArrayList<>();
+        plan(b.config, !b.tiedLmHead,
+                (name, shape, mean, stddev) -> specs.add(new TensorSpec(stored(b.transformerPrefix, name), shape)));
+        SplittableRandom random = new SplittableRandom(b.seed);
+        float[] block = new float[STREAM_BLOCK];
+        try (SafetensorsWriter.StreamingWriter writer = b.shardCount == 1
+                ? SafetensorsWriter.open(directory.resolve(SafetensorsWriter.SINGLE_FILE_NAME), specs, b.dataType,
+                        SafetensorsWriter.PYTORCH_METADATA)
+                : SafetensorsWriter.openSharded(directory, specs, b.dataType, b.shardCount)) {
+            double total = writer.totalBytes();
+            plan(b.config, !b.tiedLmHead, (name, shape, mean, stddev) -> {
+                String storedName = stored(b.transformerPrefix, name);
+                long remaining = new TensorSpec(storedName, shape).elementCount();
+                while (remaining > 0) {
+                    int count = (int) Math.min(remaining, block.length);
+                    fillGaussian(random, block, count, mean, stddev, b.dataType);
+                    writer.write(storedName, block, 0, count);
+                    remaining -= count;
+                    if (progress != null) {
+                        progress.accept(total == 0 ? 1 : writer.bytesWritten() / total);
+                    }
+                }
+            });
+        }
+        if (tokenizerBytes != null) {
+            Files.write(directory.resolve(TOKENIZER_FILE_NAME), tokenizerBytes);
+        }
+        return directory;
+    }
+
+    private static String stored(boolean transformerPrefix, String canonicalName) {
+        return transformerPrefix && !canonicalName.equals(LM_HEAD_WEIGHT)
+                ? TRANSFORMER_PREFIX + canonicalName : canonicalName;
     }
 
     /** Where {@code tokenizer.json} comes from. */
@@ -431,6 +528,24 @@ public final class RandomCheckpoint {
         /** Draws the weights. */
         public RandomCheckpoint build() {
             return new RandomCheckpoint(this);
+        }
+
+        /**
+         * Writes the checkpoint into {@code directory} (absent or empty) while drawing the weights, without ever
+         * holding a tensor in memory: any size can be written, e.g. the real {@code bigscience/bloom-7b1} shape. The
+         * files are byte-for-byte those {@code build().writeTo(directory)} writes.
+         * <pre>{@code
+         * RandomCheckpoint.builder(BloomConfig.of(250880, 2048, 24, 16)).dataType(DataType.F16)
+         *         .streamTo(Path.of("/models/random-bloom-1b7"), p -> System.err.printf("\r%3.0f%%", p * 100));
+         * }</pre>
+         *
+         * @param progress receives the fraction of the weight bytes written, in [0, 1]; may be {@code null}
+         * @return {@code directory}
+         * @throws IllegalArgumentException if {@code directory} is a non-empty directory or a file, or there are
+         *                                  more shards than tensors
+         */
+        public Path streamTo(Path directory, DoubleConsumer progress) throws IOException {
+            return stream(this, directory, progress);
         }
     }
 }

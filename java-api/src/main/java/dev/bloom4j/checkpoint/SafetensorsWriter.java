@@ -34,7 +34,11 @@ import java.util.TreeMap;
  * SafetensorsWriter.writeSharded(otherDir, allWeights, DataType.F16, 3);   // model-0000i-of-00003 + index
  * }</pre>
  *
- * <p>Stateless and thread-safe.
+ * <p>Tensors too large to hold in memory are streamed: {@link #open} and {@link #openSharded} write the header
+ * from names and shapes alone ({@link TensorSpec}) and return a {@link StreamingWriter} that takes the values piece
+ * by piece, producing the same bytes.
+ *
+ * <p>The static methods are stateless and thread-safe.
  */
 public final class SafetensorsWriter {
 
@@ -73,54 +77,10 @@ public final class SafetensorsWriter {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(type, "type");
         List<TensorData> sorted = sortedByName(tensors);
-
-        Map<String, Object> header = new LinkedHashMap<>();
-        if (metadata != null && !metadata.isEmpty()) {
-            // Sorted so the header is the same on every run whatever Map implementation the caller used.
-            header.put("__metadata__", new TreeMap<>(metadata));
-        }
-        long offset = 0;
-        for (TensorData tensor : sorted) {
-            long end = offset + (long) tensor.elementCount() * type.byteSize();
-            Map<String, Object> info = new LinkedHashMap<>();
-            info.put("dtype", type.safetensorsName());
-            List<Object> shape = new ArrayList<>();
-            for (int dimension : tensor.shape()) {
-                shape.add(dimension);
-            }
-            info.put("shape", shape);
-            info.put("data_offsets", List.of(offset, end));
-            header.put(tensor.name(), info);
-            offset = end;
-        }
-        byte[] headerBytes = PythonJson.compact(header).getBytes(StandardCharsets.UTF_8);
-        // Padding keeps the data section 8-byte aligned so readers can map tensors in place.
-        int padding = (8 - headerBytes.length % 8) % 8;
-
-        Path parent = file.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer buffer = ByteBuffer.allocate(WRITE_BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            buffer.putLong(headerBytes.length + padding);
-            flush(channel, buffer);
-            writeFully(channel, ByteBuffer.wrap(headerBytes));
-            writeFully(channel, ByteBuffer.wrap(" ".repeat(padding).getBytes(StandardCharsets.US_ASCII)));
+        try (StreamingWriter writer = open(file, specsOf(sorted), type, metadata)) {
             for (TensorData tensor : sorted) {
-                for (float value : tensor.values()) {
-                    if (buffer.remaining() < 4) {
-                        flush(channel, buffer);
-                    }
-                    switch (type) {
-                        case F32 -> buffer.putFloat(value);
-                        case F16 -> buffer.putShort(toFloat16(value));
-                        case BF16 -> buffer.putShort(toBFloat16(value));
-                    }
-                }
+                writer.write(tensor.name(), tensor.values(), 0, tensor.values().length);
             }
-            flush(channel, buffer);
         }
     }
 
@@ -140,52 +100,325 @@ public final class SafetensorsWriter {
         Objects.requireNonNull(directory, "directory");
         Objects.requireNonNull(type, "type");
         sortedByName(tensors); // validates names before anything is written
+        try (StreamingWriter writer = openSharded(directory, specsOf(tensors), type, shardCount)) {
+            for (TensorData tensor : tensors) {
+                writer.write(tensor.name(), tensor.values(), 0, tensor.values().length);
+            }
+            return writer.files();
+        }
+    }
+
+    /**
+     * Opens {@code file} for tensors whose values are written later, piece by piece and in any order, so that no
+     * tensor has to be in memory whole. The header (and so every tensor's place in the file) is written at once;
+     * the file is byte-for-byte what {@link #write(Path, List, DataType, Map)} writes for the same tensors.
+     * <pre>{@code
+     * var specs = List.of(new TensorSpec("big", new long[] {100_000, 4096}));
+     * try (var writer = SafetensorsWriter.open(file, specs, DataType.F16, SafetensorsWriter.PYTORCH_METADATA)) {
+     *     float[] row = new float[4096];
+     *     for (int r = 0; r < 100_000; r++) {
+     *         fill(row, r);
+     *         writer.write("big", row, 0, row.length);   // appended after the values written before
+     *     }
+     * }
+     * }</pre>
+     *
+     * @param metadata the {@code __metadata__} string map; {@code null} or empty writes none
+     * @throws IllegalArgumentException if two tensors share a name
+     */
+    public static StreamingWriter open(Path file, List<TensorSpec> tensors, DataType type,
+                                       Map<String, String> metadata) throws IOException {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(type, "type");
+        List<TensorSpec> sorted = sortedSpecs(tensors);
+        StreamingWriter writer = new StreamingWriter(type, null, null);
+        try {
+            writer.addFile(file, sorted, metadata);
+        } catch (IOException | RuntimeException e) {
+            writer.abandon();
+            throw e;
+        }
+        return writer;
+    }
+
+    /**
+     * Opens a sharded checkpoint in {@code directory} for streamed tensors: the files and index
+     * {@link #writeSharded} writes, split the same way (contiguous runs in the given order, balanced by bytes). The
+     * index is written when the writer closes with every tensor complete.
+     *
+     * @throws IllegalArgumentException if {@code shardCount} is not between 1 and the number of tensors, or two
+     *                                  tensors share a name
+     */
+    public static StreamingWriter openSharded(Path directory, List<TensorSpec> tensors, DataType type,
+                                              int shardCount) throws IOException {
+        Objects.requireNonNull(directory, "directory");
+        Objects.requireNonNull(type, "type");
+        sortedSpecs(tensors);
         if (shardCount < 1 || shardCount > tensors.size()) {
             throw new IllegalArgumentException("shard count " + shardCount + " must be between 1 and the number of"
                     + " tensors (" + tensors.size() + ")");
         }
+        long[] sizes = new long[tensors.size()];
         long totalSize = 0;
-        for (TensorData tensor : tensors) {
-            totalSize += (long) tensor.elementCount() * type.byteSize();
+        for (int i = 0; i < sizes.length; i++) {
+            sizes[i] = tensors.get(i).elementCount() * type.byteSize();
+            totalSize += sizes[i];
         }
+        int[] ends = shardEnds(sizes, shardCount);
 
         Files.createDirectories(directory);
-        List<Path> files = new ArrayList<>();
         Map<String, Object> weightMap = new TreeMap<>();
+        StreamingWriter writer = new StreamingWriter(type, directory.resolve(INDEX_FILE_NAME), null);
+        try {
+            int start = 0;
+            for (int shard = 0; shard < shardCount; shard++) {
+                String fileName = shardFileName(shard + 1, shardCount);
+                List<TensorSpec> shardTensors = tensors.subList(start, ends[shard]);
+                writer.addFile(directory.resolve(fileName), sortedSpecs(shardTensors), PYTORCH_METADATA);
+                for (TensorSpec tensor : shardTensors) {
+                    weightMap.put(tensor.name(), fileName);
+                }
+                start = ends[shard];
+            }
+        } catch (IOException | RuntimeException e) {
+            writer.abandon();
+            throw e;
+        }
+        Map<String, Object> index = new LinkedHashMap<>();
+        index.put("metadata", Map.of("total_size", totalSize));
+        index.put("weight_map", weightMap);
+        writer.indexText = PythonJson.pythonIndented(index) + "\n";
+        return writer;
+    }
+
+    /**
+     * Where each shard ends (exclusive), for tensors of the given byte sizes in order: each shard grows until it
+     * reaches its share of the bytes, leaving at least one tensor for every later shard.
+     */
+    private static int[] shardEnds(long[] sizes, int shardCount) {
+        long totalSize = 0;
+        for (long size : sizes) {
+            totalSize += size;
+        }
+        int[] ends = new int[shardCount];
         int start = 0;
         long cumulative = 0;
         for (int shard = 0; shard < shardCount; shard++) {
             int end;
             if (shard == shardCount - 1) {
-                end = tensors.size();
+                end = sizes.length;
             } else {
-                // Grow this shard until it reaches its share of the bytes, leaving one tensor per later shard.
                 long target = totalSize * (shard + 1) / shardCount;
-                int lastAllowedEnd = tensors.size() - (shardCount - shard - 1);
+                int lastAllowedEnd = sizes.length - (shardCount - shard - 1);
                 end = start + 1;
-                cumulative += (long) tensors.get(start).elementCount() * type.byteSize();
+                cumulative += sizes[start];
                 while (end < lastAllowedEnd && cumulative < target) {
-                    cumulative += (long) tensors.get(end).elementCount() * type.byteSize();
+                    cumulative += sizes[end];
                     end++;
                 }
             }
-            String fileName = shardFileName(shard + 1, shardCount);
-            List<TensorData> shardTensors = tensors.subList(start, end);
-            Path file = directory.resolve(fileName);
-            write(file, shardTensors, type, PYTORCH_METADATA);
-            files.add(file);
-            for (TensorData tensor : shardTensors) {
-                weightMap.put(tensor.name(), fileName);
-            }
+            ends[shard] = end;
             start = end;
         }
+        return ends;
+    }
 
-        Map<String, Object> index = new LinkedHashMap<>();
-        index.put("metadata", Map.of("total_size", totalSize));
-        index.put("weight_map", weightMap);
-        Files.writeString(directory.resolve(INDEX_FILE_NAME), PythonJson.pythonIndented(index) + "\n",
-                StandardCharsets.UTF_8);
-        return files;
+    /**
+     * Receives the values of the tensors of one safetensors file or sharded checkpoint, opened by
+     * {@link SafetensorsWriter#open} or {@link SafetensorsWriter#openSharded}. Each tensor's values arrive in
+     * row-major order over any number of {@link #write} calls; tensors may be filled in any order. Converting to the
+     * storage type happens here. Not thread-safe.
+     */
+    public static final class StreamingWriter implements AutoCloseable {
+        private final DataType type;
+        private final Path indexFile;
+        private final List<Path> files = new ArrayList<>();
+        private final List<FileChannel> channels = new ArrayList<>();
+        private final Map<String, Slot> slots = new LinkedHashMap<>();
+        private final ByteBuffer buffer = ByteBuffer.allocate(WRITE_BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        private String indexText;
+        private long totalBytes;
+        private long bytesWritten;
+        private boolean closed;
+
+        /** Where a tensor's next value goes and how many are still due. */
+        private static final class Slot {
+            final TensorSpec spec;
+            final FileChannel channel;
+            long position;
+            long remaining;
+
+            Slot(TensorSpec spec, FileChannel channel, long position) {
+                this.spec = spec;
+                this.channel = channel;
+                this.position = position;
+                this.remaining = spec.elementCount();
+            }
+        }
+
+        private StreamingWriter(DataType type, Path indexFile, String indexText) {
+            this.type = type;
+            this.indexFile = indexFile;
+            this.indexText = indexText;
+        }
+
+        /** Writes a file's header and reserves its tensors' places; {@code sorted} is in file order. */
+        private void addFile(Path file, List<TensorSpec> sorted, Map<String, String> metadata) throws IOException {
+            Map<String, Object> header = new LinkedHashMap<>();
+            if (metadata != null && !metadata.isEmpty()) {
+                // Sorted so the header is the same on every run whatever Map implementation the caller used.
+                header.put("__metadata__", new TreeMap<>(metadata));
+            }
+            long offset = 0;
+            long[] offsets = new long[sorted.size()];
+            for (int i = 0; i < sorted.size(); i++) {
+                TensorSpec tensor = sorted.get(i);
+                long end = offset + tensor.elementCount() * type.byteSize();
+                Map<String, Object> info = new LinkedHashMap<>();
+                info.put("dtype", type.safetensorsName());
+                List<Object> shape = new ArrayList<>();
+                for (long dimension : tensor.shape()) {
+                    shape.add(dimension);
+                }
+                info.put("shape", shape);
+                info.put("data_offsets", List.of(offset, end));
+                header.put(tensor.name(), info);
+                offsets[i] = offset;
+                offset = end;
+            }
+            byte[] headerBytes = PythonJson.compact(header).getBytes(StandardCharsets.UTF_8);
+            // Padding keeps the data section 8-byte aligned so readers can map tensors in place.
+            int padding = (8 - headerBytes.length % 8) % 8;
+
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING);
+            channels.add(channel);
+            files.add(file);
+            ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            length.putLong(headerBytes.length + padding).flip();
+            writeFully(channel, length, 0);
+            writeFully(channel, ByteBuffer.wrap(headerBytes), 8);
+            writeFully(channel, ByteBuffer.wrap(" ".repeat(padding).getBytes(StandardCharsets.US_ASCII)),
+                    8 + headerBytes.length);
+            long dataStart = 8L + headerBytes.length + padding;
+            for (int i = 0; i < sorted.size(); i++) {
+                TensorSpec tensor = sorted.get(i);
+                if (slots.put(tensor.name(), new Slot(tensor, channel, dataStart + offsets[i])) != null) {
+                    throw new IllegalArgumentException("duplicate tensor name " + tensor.name());
+                }
+                totalBytes += tensor.elementCount() * type.byteSize();
+            }
+        }
+
+        /**
+         * Appends {@code values[from .. from+count)} to tensor {@code name}, converted to the storage type.
+         *
+         * @throws IllegalArgumentException the file has no such tensor, or the values overrun its element count
+         */
+        public void write(String name, float[] values, int from, int count) throws IOException {
+            Objects.requireNonNull(name, "name");
+            Objects.checkFromIndexSize(from, count, values.length);
+            if (closed) {
+                throw new IllegalStateException("the writer is closed");
+            }
+            Slot slot = slots.get(name);
+            if (slot == null) {
+                throw new IllegalArgumentException("no tensor named " + name + " was declared for this file");
+            }
+            if (count > slot.remaining) {
+                throw new IllegalArgumentException("tensor " + name + " has " + slot.spec.elementCount()
+                        + " elements; writing " + count + " more values overruns it by " + (count - slot.remaining));
+            }
+            int i = from;
+            int end = from + count;
+            while (i < end) {
+                buffer.clear();
+                while (i < end && buffer.remaining() >= 4) {
+                    float value = values[i++];
+                    switch (type) {
+                        case F32 -> buffer.putFloat(value);
+                        case F16 -> buffer.putShort(toFloat16(value));
+                        case BF16 -> buffer.putShort(toBFloat16(value));
+                    }
+                }
+                buffer.flip();
+                int bytes = buffer.remaining();
+                writeFully(slot.channel, buffer, slot.position);
+                slot.position += bytes;
+                bytesWritten += bytes;
+            }
+            slot.remaining -= count;
+        }
+
+        /** Bytes of tensor data written so far. */
+        public long bytesWritten() {
+            return bytesWritten;
+        }
+
+        /** Bytes of tensor data the files hold when complete. */
+        public long totalBytes() {
+            return totalBytes;
+        }
+
+        /** The safetensors files, in shard order. */
+        public List<Path> files() {
+            return List.copyOf(files);
+        }
+
+        /**
+         * Closes the files and, for a sharded checkpoint, writes the index. Idempotent.
+         *
+         * @throws IllegalStateException a tensor did not receive all its values (the message names it); no index is
+         *                               written then, so a loader does not take the files for a checkpoint
+         */
+        @Override
+        public void close() throws IOException {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            closeChannels();
+            for (Slot slot : slots.values()) {
+                if (slot.remaining != 0) {
+                    throw new IllegalStateException("tensor " + slot.spec.name() + " is incomplete: "
+                            + (slot.spec.elementCount() - slot.remaining) + " of " + slot.spec.elementCount()
+                            + " values were written");
+                }
+            }
+            if (indexFile != null) {
+                Files.writeString(indexFile, indexText, StandardCharsets.UTF_8);
+            }
+        }
+
+        /** Closes the files after a failure to open, keeping the first exception. */
+        private void abandon() {
+            closed = true;
+            try {
+                closeChannels();
+            } catch (IOException ignored) {
+                // the exception that made us give up is the one to report
+            }
+        }
+
+        private void closeChannels() throws IOException {
+            IOException first = null;
+            for (FileChannel channel : channels) {
+                try {
+                    channel.close();
+                } catch (IOException e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
     }
 
     /**
@@ -243,15 +476,33 @@ public final class SafetensorsWriter {
         return sorted;
     }
 
-    private static void flush(FileChannel channel, ByteBuffer buffer) throws IOException {
-        buffer.flip();
-        writeFully(channel, buffer);
-        buffer.clear();
+    private static List<TensorSpec> sortedSpecs(List<TensorSpec> tensors) {
+        Objects.requireNonNull(tensors, "tensors");
+        Set<String> seen = new HashSet<>();
+        for (TensorSpec tensor : tensors) {
+            Objects.requireNonNull(tensor, "tensor");
+            if (!seen.add(tensor.name())) {
+                throw new IllegalArgumentException("duplicate tensor name " + tensor.name());
+            }
+        }
+        List<TensorSpec> sorted = new ArrayList<>(tensors);
+        sorted.sort(Comparator.comparing(TensorSpec::name));
+        return sorted;
     }
 
-    private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
+    private static List<TensorSpec> specsOf(List<TensorData> tensors) {
+        List<TensorSpec> specs = new ArrayList<>(tensors.size());
+        for (TensorData tensor : tensors) {
+            specs.add(TensorSpec.of(tensor));
+        }
+        return specs;
+    }
+
+    /** Positional write of the whole buffer: tensors of a streamed file are filled in any order. */
+    private static void writeFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        long at = position;
         while (buffer.hasRemaining()) {
-            channel.write(buffer);
+            at += channel.write(buffer, at);
         }
     }
 }
