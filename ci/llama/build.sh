@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Builds llama.cpp as a test oracle for bloom4j: llama-perplexity, llama-bench, llama-quantize, llama-tokenize, our
+# own bloom-oracle (ci/llama/bloom-oracle.cpp, against llama.h) and llama-perplexity-flushed (llama.cpp's perplexity
+# tool with its log drained before exit, ci/llama/perplexity-flushed.cpp), CPU only, Release, from the same pinned
+# llama.cpp source that the bloom4j build uses (cmake/fetch-llama.cpp.cmake: npm pack node-llama-cpp@3.22.1,
+# SHA-256-checked bundle).
+#
+#   bash ci/llama/build.sh            # prints, on stdout, three shell assignments:
+#   BLOOM_LLAMA_ORACLE=<cache>/llama-build-<commit>-<variant>/bin/bloom-oracle
+#   BLOOM_LLAMA_BIN=<cache>/llama-build-<commit>-<variant>/bin
+#   BLOOM_LLAMA_SRC=<cache>/llama.cpp-<commit>          (the source tree; its gguf-py writes test GGUF files)
+#
+# so `eval "$(bash ci/llama/build.sh)"` sets them. Everything else goes to stderr. The Java suite that uses them:
+#   ./mvnw -B -pl java-api -am -Dbloom4j.skipNative -Dgroups=llamacpp -Dbloom4j.llama.oracle="$BLOOM_LLAMA_ORACLE" \
+#       -Dbloom4j.llama.bin="$BLOOM_LLAMA_BIN" -Dbloom4j.llama.src="$BLOOM_LLAMA_SRC" test
+#
+# The build lives in the cache next to the source (BLOOM_CACHE_DIR, else $XDG_CACHE_HOME/bloom4j, else
+# ~/.cache/bloom4j), never in the repository. A second run with nothing changed does no work.
+#
+# Environment:
+#   BLOOM_LLAMA_VARIANT  x86-64-v3 (AVX2, FMA, F16C, BMI2) or x86-64-v2 (SSE4.2); default: v3 when /proc/cpuinfo
+#                        has its flags, as bloom4j's own library loader chooses, so a benchmark compares like
+#                        with like. Never -march=native: the binaries must run on any CI machine of that level.
+#   BLOOM_LLAMA_JOBS     parallel compile jobs (default: nproc)
+set -euo pipefail
+
+repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
+here=$repo/ci/llama
+log() { echo "ci/llama: $*" >&2; }
+
+for tool in cmake make g++ git flock; do
+    command -v "$tool" >/dev/null || { log "$tool is required (apt-get install cmake make g++ git util-linux)"; exit 1; }
+done
+
+if [[ -n ${BLOOM_CACHE_DIR:-} ]]; then
+    cache=$BLOOM_CACHE_DIR
+elif [[ -n ${XDG_CACHE_HOME:-} ]]; then
+    cache=$XDG_CACHE_HOME/bloom4j
+else
+    cache=$HOME/.cache/bloom4j
+fi
+
+# Until cmake/ggml.cmake includes cmake/fetch-llama.cpp.cmake, both carry the pin; they must agree, or the oracle
+# would test bloom4j against a different llama.cpp than the one bloom4j is built on.
+pin() { sed -n "s/^ *set($1 \"\\([0-9a-f]*\\)\")/\\1/p" "$2"; }
+fetch_script=$repo/cmake/fetch-llama.cpp.cmake
+for key in BLOOM_GGML_COMMIT BLOOM_GGML_BUNDLE_SHA256; do
+    ours=$(pin "$key" "$fetch_script")
+    theirs=$(pin "$key" "$repo/cmake/ggml.cmake")
+    if [[ -z $ours ]]; then
+        log "cannot read $key from $fetch_script"
+        exit 1
+    fi
+    if [[ -n $theirs && $theirs != "$ours" ]]; then
+        log "$key differs: cmake/ggml.cmake has $theirs, cmake/fetch-llama.cpp.cmake has $ours"
+        exit 1
+    fi
+done
+commit=$(pin BLOOM_GGML_COMMIT "$fetch_script")
+
+src=$(cmake -DBLOOM_CACHE_DIR="$cache" -P "$fetch_script" | tail -n 1)
+[[ -f $src/include/llama.h ]] || { log "fetch did not produce a llama.cpp tree (got '$src')"; exit 1; }
+
+variant=${BLOOM_LLAMA_VARIANT:-}
+if [[ -z $variant ]]; then
+    variant=x86-64-v2
+    flags=$(grep -m 1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+    if [[ " $flags " == *" avx2 "* && " $flags " == *" fma "* && " $flags " == *" f16c "* && " $flags " == *" bmi2 "* ]]; then
+        variant=x86-64-v3
+    fi
+fi
+case $variant in
+    x86-64-v3)
+        isa=(-DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
+        off=(AVX_VNNI AVX512 AVX512_VBMI AVX512_VNNI AVX512_BF16 AMX_TILE AMX_INT8 AMX_BF16) ;;
+    x86-64-v2)
+        isa=(-DGGML_SSE42=ON)
+        off=(AVX AVX2 FMA F16C BMI2 AVX_VNNI AVX512 AVX512_VBMI AVX512_VNNI AVX512_BF16 AMX_TILE AMX_INT8 AMX_BF16) ;;
+    *)
+        log "BLOOM_LLAMA_VARIANT must be x86-64-v3 or x86-64-v2, not '$variant'"
+        exit 1 ;;
+esac
+for f in "${off[@]}"; do isa+=("-DGGML_$f=OFF"); done
+
+build=$cache/llama-build-$commit-$variant
+bin=$build/bin
+targets=(llama-perplexity llama-bench llama-quantize llama-tokenize bloom-oracle llama-perplexity-flushed)
+sources=(CMakeLists.txt bloom-oracle.cpp perplexity-flushed.cpp)
+mkdir -p "$build"
+
+# One build at a time per build directory (CI and a developer's test run may overlap).
+exec 9> "$build.lock"
+flock 9
+
+# The stamp names every input of this build; when it matches and all programs exist, there is nothing to do.
+stamp_text="$commit $variant ${isa[*]} $(cd "$here" && cat "${sources[@]}" build.sh | sha256sum)"
+all_built() {
+    local t
+    for t in "${targets[@]}"; do [[ -x $bin/$t ]] || return 1; done
+}
+if [[ -f $build/bloom4j.stamp && $(cat "$build/bloom4j.stamp") == "$stamp_text" ]] && all_built; then
+    log "up to date: $build"
+else
+    start=$SECONDS
+    # CMake ties a build tree to one source directory, and every checkout of bloom4j (CI's, a developer's clones)
+    # should share this build: configure from a copy of ci/llama inside the build tree, rewritten only when a file
+    # changed so that make sees unchanged timestamps.
+    if [[ -f $build/CMakeCache.txt ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$build/oracle-src" "$build/CMakeCache.txt"; then
+        log "$build was configured from another source directory; starting it afresh"
+        find "$build" -mindepth 1 -maxdepth 1 ! -name oracle-src -exec rm -rf {} +
+    fi
+    mkdir -p "$build/oracle-src"
+    for f in "${sources[@]}"; do
+        cmp -s "$here/$f" "$build/oracle-src/$f" || cp "$here/$f" "$build/oracle-src/$f"
+    done
+    launcher=()
+    if command -v ccache >/dev/null; then
+        launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DGGML_CCACHE=OFF)
+    fi
+    log "configuring llama.cpp $commit ($variant) in $build"
+    cmake -S "$build/oracle-src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CPP_DIR="$src" -DGGML_NATIVE=OFF \
+        "${isa[@]}" "${launcher[@]}" -Wno-dev >&2
+    log "building ${targets[*]} with ${BLOOM_LLAMA_JOBS:-$(nproc)} jobs"
+    cmake --build "$build" --target "${targets[@]}" -j "${BLOOM_LLAMA_JOBS:-$(nproc)}" >&2
+    all_built || { log "build finished but some of ${targets[*]} are missing in $bin"; exit 1; }
+    echo "$stamp_text" > "$build/bloom4j.stamp"
+    log "built in $((SECONDS - start)) s"
+fi
+
+printf 'BLOOM_LLAMA_ORACLE=%q\n' "$bin/bloom-oracle"
+printf 'BLOOM_LLAMA_BIN=%q\n' "$bin"
+printf 'BLOOM_LLAMA_SRC=%q\n' "$src"

@@ -1,0 +1,139 @@
+package dev.bloom4j.llamacpp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bloom4j.BloomModel;
+import dev.bloom4j.BloomSession;
+import dev.bloom4j.Perplexity;
+import dev.bloom4j.PerplexityConfig;
+import dev.bloom4j.SessionConfig;
+import dev.bloom4j.checkpoint.DataType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Perplexity of a fixed multilingual text ({@code perplexity-text.txt}, 13 languages and some code, ~1400 tokens
+ * with the test tokenizer) by bloom4j against {@code llama-perplexity} on the same model: within 0.1%.
+ *
+ * <p>How llama.cpp's tool computes it, step by step (chunks of {@code -c} tokens, first half context, second half
+ * scored, BOS handling), is written down in {@link LlamaPerplexity}; bloom4j's perplexity must follow it. This test
+ * also checks that description: applied to llama.cpp's own logits (through bloom-oracle) it must reproduce the
+ * tool's printed figure.
+ *
+ * <p>Tolerance. A relative change in perplexity equals the change in mean negative log-likelihood in nats, so 0.1%
+ * allows 1e-3 nats per token on average. {@code llama-perplexity} runs with its defaults, which include an f16 KV
+ * cache and ggml's f16-table GELU, and prints four decimals; both stay far inside that, while a wrong chunking, a
+ * shifted target or a BOS in the wrong place would exceed it many times over. The model has an untied output head,
+ * which gives a perplexity in the thousands (a tied random model is confidently wrong, perplexity ~1e12).
+ */
+@Tag("llamacpp")
+class PerplexityAgainstLlamaCppTest {
+    static final double BOUND = 1e-3;
+    static final int[] CONTEXTS = {128, 200};
+
+    @TempDir
+    static Path dir;
+    static LlamaCpp llama;
+    static Path checkpoint;
+    static Path textFile;
+    static String text;
+
+    @BeforeAll
+    static void models() throws IOException {
+        llama = LlamaCpp.fromSystemProperties(dir);
+        checkpoint = OracleModels.checkpoint(dir.resolve("hf"), 17, DataType.F32, false);
+        try (InputStream in = PerplexityAgainstLlamaCppTest.class.getResourceAsStream("perplexity-text.txt")) {
+            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        textFile = dir.resolve("perplexity-text.txt");
+        Files.writeString(textFile, text, StandardCharsets.UTF_8);
+    }
+
+    record Case(String name, Path bloomModel, Path llamaModel) {}
+
+    @TestFactory
+    List<DynamicTest> perplexityMatchesLlamaCpp() {
+        List<Case> cases = new ArrayList<>();
+        if (OracleModels.ggufPyConfigured()) {
+            cases.add(new Case("f32, checkpoint dir vs gguf-py GGUF", checkpoint,
+                    OracleModels.ggufPy(checkpoint, dir.resolve("ggufpy-f32.gguf"), "f32")));
+            // A file that asks for BOS: llama.cpp then puts BOS first and in place of each window's first token.
+            cases.add(new Case("f32, add_bos_token = true", checkpoint,
+                    OracleModels.ggufPy(checkpoint, dir.resolve("ggufpy-f32-bos.gguf"), "f32", "--add-bos")));
+        }
+        assertTrue(!cases.isEmpty(), "no model to compare: set -D" + LlamaCpp.SOURCE_PROPERTY);
+
+        // The tool drops one trailing newline of the file (common/arg.cpp) before tokenizing.
+        String scored = text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Case c : cases) {
+            for (int ctx : CONTEXTS) {
+                tests.add(DynamicTest.dynamicTest(c.name() + ", ctx " + ctx, () -> {
+                    LlamaCpp.Info info = llama.info(c.llamaModel());
+                    assertEquals(false, info.addEos(), "llama-perplexity rejects add_eos vocabularies");
+                    double tool = llama.perplexity(c.llamaModel(), textFile, ctx, 2);
+
+                    int[] text = llama.tokenize(c.llamaModel(), scored);
+                    // The tool tokenizes with add_special: a BOS first when the vocabulary says add_bos.
+                    int[] tokens = info.addBos() ? prepend(info.bos(), text) : text;
+                    LlamaPerplexity.Result described = LlamaPerplexity.compute(tokens, ctx, info.addBos(), info.bos(),
+                            chunk -> llama.logits(c.llamaModel(), chunk, LlamaCpp.Gelu.GGML));
+
+                    Perplexity ours;
+                    LlamaPerplexity.Result describedOnOurLogits;
+                    try (BloomModel bloom = BloomModel.load(c.bloomModel());
+                         BloomSession session = bloom.newSession(
+                                 SessionConfig.builder().contextSize(ctx).batchSize(64).threads(2).build())) {
+                        assertArrayEquals(text, bloom.tokenize(scored, false),
+                                "bloom4j and llama.cpp tokenize the text alike");
+                        ours = session.perplexity(scored,
+                                PerplexityConfig.builder().contextSize(ctx).addBos(info.addBos()).build());
+                        describedOnOurLogits = LlamaPerplexity.compute(tokens, ctx, info.addBos(), info.bos(), chunk -> {
+                            session.clear();
+                            session.evaluate(chunk, true);
+                            return session.logitsAll();
+                        });
+                    }
+                    double describedError = Math.abs(described.perplexity() / tool - 1);
+                    double ourError = Math.abs(ours.value() / tool - 1);
+                    double definitionError = Math.abs(ours.value() / describedOnOurLogits.perplexity() - 1);
+                    System.out.printf("perplexity vs llama-perplexity [%s, ctx %d, %d chunks, %d scored tokens, "
+                                    + "add_bos %b]: tool %.4f; described procedure on llama.cpp's logits %.4f "
+                                    + "(%.2e relative); BloomSession.perplexity %.4f (%.2e relative, bound %.0e)%n",
+                            c.name(), ctx, ours.chunks(), ours.scoredTokens(), info.addBos(), tool,
+                            described.perplexity(), describedError, ours.value(), ourError, BOUND);
+                    assertTrue(describedError <= BOUND,
+                            () -> "the documented procedure does not reproduce llama-perplexity: " + describedError);
+                    assertEquals(described.chunks(), ours.chunks(), "windows");
+                    assertEquals(described.targets(), ours.scoredTokens(), "scored tokens");
+                    // Same logits, same definition: only the rounding of log-probabilities to float may differ.
+                    assertTrue(definitionError <= 1e-6, () -> "BloomSession.perplexity " + ours.value()
+                            + " differs from the documented procedure on bloom4j's own logits "
+                            + describedOnOurLogits.perplexity());
+                    assertTrue(ourError <= BOUND, () -> c.name() + ", ctx " + ctx + ": bloom4j's perplexity "
+                            + ours.value() + " is " + ourError + " away from llama-perplexity's " + tool);
+                }));
+            }
+        }
+        return tests;
+    }
+
+    static int[] prepend(int first, int[] rest) {
+        int[] out = new int[rest.length + 1];
+        out[0] = first;
+        System.arraycopy(rest, 0, out, 1, rest.length);
+        return out;
+    }
+}
