@@ -3,6 +3,7 @@
 #include "bloom.h"
 
 #include "bloom-context.h"
+#include "bloom-convert.h"
 #include "bloom-error.h"
 #include "bloom-generate.h"
 #include "bloom-log.h"
@@ -206,7 +207,7 @@ int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t pat
         while (dir.size() > 1 && dir.back() == '/') {
             dir.pop_back();
         }
-        auto impl = bloom::model::load_hf(dir, params);
+        auto impl = bloom::model::load(dir, params);
         if (params.progress_callback) {
             params.progress_callback(1.0f, params.progress_user_data);
         }
@@ -475,6 +476,36 @@ int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, 
         require(params, "params");
         bloom::context::guard g(*ctx->impl);
         *out_result = bloom::generate(*ctx->impl, *sampler->impl, prompt, n_prompt, *params);
+    });
+}
+
+// ---------------------------------------------------------------- conversion
+
+bloom_convert_params bloom_convert_default_params(void) {
+    bloom_convert_params p = {};
+    p.ftype     = BLOOM_FTYPE_F16;
+    p.n_threads = 0;
+    return p;
+}
+
+int32_t bloom_convert(const char * in_path, size_t in_path_len, const char * out_path, size_t out_path_len,
+                      bloom_convert_params params) {
+    return guarded([&] {
+        require(in_path, "in_path");
+        require(out_path, "out_path");
+        std::string in(in_path, in_path_len), out(out_path, out_path_len);
+        for (const std::string * p : {&in, &out}) {
+            if (p->empty()) {
+                bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "the %s path is empty", p == &in ? "input" : "output");
+            }
+            if (p->find('\0') != std::string::npos) {
+                bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "the %s path contains a NUL byte", p == &in ? "input" : "output");
+            }
+        }
+        while (in.size() > 1 && in.back() == '/') {
+            in.pop_back();
+        }
+        bloom::convert(in, out, params);
     });
 }
 

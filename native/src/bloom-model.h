@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bloom.h"
+#include "bloom-gguf.h"
 #include "bloom-hparams.h"
 #include "bloom-safetensors.h"
 #include "bloom-vocab.h"
@@ -15,6 +16,29 @@
 #include <vector>
 
 namespace bloom {
+
+// One stored tensor as a loader found it, whatever the file format: its ggml type and shape and its bytes inside a
+// file mapping. Both loaders describe every weight this way and hand it to the same binder.
+struct tensor_source {
+    std::string         name;     // as the file names it, for messages
+    ggml_type           type;
+    int64_t             ne0, ne1; // ggml order: ne0 is the row length; ne1 = 1 for a vector
+    const uint8_t *     data;
+    size_t              n_bytes;
+    const mapped_file * file;
+    int                 file_index; // which of the checkpoint's files (shards in name order); 0 for one file
+};
+
+// A bound weight in file-independent terms, for tools that walk all of them (the GGUF writer).
+struct stored_tensor {
+    std::string   name;         // llama.cpp's GGUF name, e.g. "blk.0.attn_qkv.weight"
+    std::string   source_name;  // the name in the file it was loaded from
+    int           file_index;   // see tensor_source
+    ggml_tensor * tensor;       // matrices: in place in the mapping, stored type; vectors: an f32 copy
+};
+
+// Converts n elements of a ggml type (float or quantized, n a multiple of its block size) to f32.
+void tensor_to_f32(ggml_type type, const void * src, float * dst, int64_t n);
 
 struct layer {
     ggml_tensor * attn_norm   = nullptr;  // input_layernorm          [n_embd]
@@ -47,8 +71,12 @@ struct model {
     ggml_tensor *      output_norm_b = nullptr;
     ggml_tensor *      output        = nullptr; // lm_head, or tok_embd when tied
 
+    // Every weight, in load order: the tensor table above, by GGUF name, with where each came from.
+    std::vector<stored_tensor> stored;
+
     // Storage. The mapped buffers alias the checkpoint's files, which must outlive them.
-    std::unique_ptr<st_checkpoint>     checkpoint;
+    std::unique_ptr<st_checkpoint>     checkpoint;   // a Hugging Face directory, or
+    std::unique_ptr<gguf_file>         gguf;         // a GGUF file
     ggml_context *                     ctx_mapped = nullptr;  // metadata of tensors used in place
     ggml_context *                     ctx_owned  = nullptr;  // metadata of tensors converted on load
     std::vector<ggml_backend_buffer_t> buffers;
@@ -58,8 +86,14 @@ struct model {
     model & operator=(const model &) = delete;
     ~model();
 
+    // Loads a Hugging Face checkpoint directory or, when path is a regular file, a GGUF file. Throws bloom::error.
+    static std::unique_ptr<model> load(const std::string & path, const bloom_model_params & params);
     // Loads a Hugging Face checkpoint directory. Throws bloom::error.
     static std::unique_ptr<model> load_hf(const std::string & dir, const bloom_model_params & params);
+    // Loads a GGUF file as llama.cpp's converter and quantizer write it (qkv rows [all q; all k; all v]). Throws
+    // bloom::error: BLOOM_ERR_UNSUPPORTED for another architecture, tokenizer or tensor type, BLOOM_ERR_FORMAT for a
+    // missing key or tensor, a wrong shape, a tensor BLOOM does not have, or a corrupt file.
+    static std::unique_ptr<model> load_gguf(const std::string & path, const bloom_model_params & params);
 };
 
 } // namespace bloom

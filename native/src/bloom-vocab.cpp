@@ -6,6 +6,7 @@
 
 #include "bloom-error.h"
 #include "bloom-json.h"
+#include "bloom-log.h"
 
 #include <algorithm>
 #include <array>
@@ -602,6 +603,53 @@ constexpr int64_t max_token_id = (int64_t(1) << 24) - 1;
 // BLOOM's Split pattern as it stands in its tokenizer.json; the only Split this implementation has.
 constexpr const char * bloom_split_pattern = " ?[^(\\s|[.,!?…。，、।۔،])]+";
 
+// Per-id tables and the special token ids, once the vocabulary and added tokens are known (both loaders).
+void finish(vocab::impl & v) {
+    int64_t n = int64_t(v.model_id_to_token.size());
+    for (const auto & a : v.added) n = std::max(n, int64_t(a.id) + 1);
+    v.n_tokens = int32_t(n);
+    v.id_to_string.assign(size_t(n), nullptr);
+    for (size_t id = 0; id < v.model_id_to_token.size(); ++id) v.id_to_string[id] = v.model_id_to_token[id];
+    for (const auto & a : v.added) v.id_to_string[size_t(a.id)] = &a.content;
+    // HF's decode asks whether the token's *string* is a special added token's content.
+    std::unordered_set<std::string_view> special_contents;
+    for (const auto & a : v.added) {
+        if (a.special) special_contents.insert(a.content);
+    }
+    v.special.assign(size_t(n), 0);
+    for (size_t id = 0; id < size_t(n); ++id) {
+        v.special[id] = v.id_to_string[id] && special_contents.count(*v.id_to_string[id]) ? 1 : 0;
+    }
+    v.bos = v.token_to_id("<s>");
+    v.eos = v.token_to_id("</s>");
+    v.pad = v.token_to_id("<pad>");
+    v.unk = v.token_to_id("<unk>");
+}
+
+// The byte-level character of each byte, looked up in the vocabulary.
+void find_byte_tokens(vocab::impl & v) {
+    const auto & bl = byte_level();
+    std::string ch;
+    for (size_t b = 0; b < 256; ++b) {
+        ch.clear();
+        append_utf8(ch, bl.byte_to_cp[b]);
+        auto it = v.model_vocab.find(ch);
+        v.byte_token[b] = it == v.model_vocab.end() ? -1 : it->second;
+    }
+}
+
+// convert_hf_to_gguf.py's does_token_look_special: added tokens it marks as control although HF does not call them
+// special.
+bool looks_special(const std::string & t) {
+    auto starts = [&](const char * p) { return t.rfind(p, 0) == 0; };
+    auto ends = [&](const char * p) {
+        const size_t n = std::strlen(p);
+        return t.size() >= n && t.compare(t.size() - n, n, p) == 0;
+    };
+    return t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]" || (starts("<|") && ends("|>")) ||
+           (starts("<\xEF\xBD\x9C") && ends("\xEF\xBD\x9C>")) || (starts("<unused") && ends(">"));
+}
+
 struct loader {
     const std::string & path;
 
@@ -722,14 +770,7 @@ struct loader {
         v.model_id_to_token.assign(size_t(max_id + 1), nullptr);
         for (const auto & [tok, id] : v.model_vocab) v.model_id_to_token[size_t(id)] = &tok;
 
-        const auto & bl = byte_level();
-        std::string ch;
-        for (size_t b = 0; b < 256; ++b) {
-            ch.clear();
-            append_utf8(ch, bl.byte_to_cp[b]);
-            auto it = v.model_vocab.find(ch);
-            v.byte_token[b] = it == v.model_vocab.end() ? -1 : it->second;
-        }
+        find_byte_tokens(v);
 
         if (auto u = m.find("unk_token"); u != m.end() && !u->is_null()) {
             if (!u->is_string()) bad(BLOOM_ERR_FORMAT, "model.unk_token must be a string or null");
@@ -852,27 +893,145 @@ std::unique_ptr<vocab> vocab::load_hf(const std::string & path) {
     ld.other_components(j);
     ld.pre_tokenizer(j, *v);
     ld.added_tokens(j, *v);
-
-    int64_t n = int64_t(v->model_id_to_token.size());
-    for (const auto & a : v->added) n = std::max(n, int64_t(a.id) + 1);
-    v->n_tokens = int32_t(n);
-    v->id_to_string.assign(size_t(n), nullptr);
-    for (size_t id = 0; id < v->model_id_to_token.size(); ++id) v->id_to_string[id] = v->model_id_to_token[id];
-    for (const auto & a : v->added) v->id_to_string[size_t(a.id)] = &a.content;
-    // HF's decode asks whether the token's *string* is a special added token's content.
-    std::unordered_set<std::string_view> special_contents;
-    for (const auto & a : v->added) {
-        if (a.special) special_contents.insert(a.content);
-    }
-    v->special.assign(size_t(n), 0);
-    for (size_t id = 0; id < size_t(n); ++id) {
-        v->special[id] = v->id_to_string[id] && special_contents.count(*v->id_to_string[id]) ? 1 : 0;
-    }
-    v->bos = v->token_to_id("<s>");
-    v->eos = v->token_to_id("</s>");
-    v->pad = v->token_to_id("<pad>");
-    v->unk = v->token_to_id("<unk>");
+    finish(*v);
     return std::unique_ptr<vocab>(new vocab(std::move(v)));
+}
+
+std::unique_ptr<vocab> vocab::from_gguf(const gguf_data & g, const std::string & where) {
+    auto bad = [&](const std::string & what) { fail(BLOOM_ERR_FORMAT, "%s: %s", where.c_str(), what.c_str()); };
+    const size_t n = g.tokens.size();
+    if (n == 0) bad("tokenizer.ggml.tokens is empty");
+    if (int64_t(n) > max_token_id + 1) bad(format("tokenizer.ggml.tokens has %zu entries, more than %lld", n,
+                                                  (long long) max_token_id + 1));
+    if (!g.types.empty() && g.types.size() != n) {
+        bad(format("tokenizer.ggml.token_type has %zu entries but tokenizer.ggml.tokens has %zu", g.types.size(), n));
+    }
+
+    auto v = std::make_unique<impl>();
+    // What pre-tokenizer "bloom" means: BLOOM's Split, then ByteLevel without a prefix space; BPE without an unknown
+    // token (a byte-level vocabulary covers every byte).
+    v->split_bloom = true;
+    v->add_prefix_space = false;
+
+    size_t n_used = 0;  // 1 + the last id with a token
+    v->model_vocab.reserve(n);
+    for (size_t id = 0; id < n; ++id) {
+        const int32_t type = g.types.empty() ? token_normal : g.types[id];
+        if (type < token_normal || type > token_byte) {
+            bad(format("tokenizer.ggml.token_type[%zu] is %d, not a llama.cpp token type (1..6)", id, type));
+        }
+        if (type == token_unused) continue;
+        const std::string & t = g.tokens[id];
+        if (t.empty()) bad(format("tokenizer.ggml.tokens[%zu] is empty", id));
+        auto [it, inserted] = v->model_vocab.emplace(t, int32_t(id));
+        if (!inserted) bad(format("tokenizer.ggml.tokens has \"%s\" twice (ids %d and %zu)", t.c_str(), it->second, id));
+        n_used = id + 1;
+        if (type == token_control || type == token_user_defined) {
+            // As HF loads BLOOM's added tokens: no stripping, special ones matched on the raw text.
+            added_token a;
+            a.content = t;
+            a.id = int32_t(id);
+            a.special = type == token_control;
+            a.normalized = !a.special;
+            v->added_by_content[a.content] = v->added.size();
+            v->added.push_back(std::move(a));
+        }
+    }
+    v->model_id_to_token.assign(n_used, nullptr);
+    for (const auto & [tok, id] : v->model_vocab) v->model_id_to_token[size_t(id)] = &tok;
+    for (size_t slot = 0; slot < v->added.size(); ++slot) {
+        (v->added[slot].normalized ? v->match_normalized : v->match_plain).push_back(slot);
+    }
+    find_byte_tokens(*v);
+
+    // llama.cpp splits a merge at its first space after the first character, which lets a token start with one.
+    v->merges.reserve(g.merges.size());
+    for (size_t i = 0; i < g.merges.size(); ++i) {
+        const std::string & m = g.merges[i];
+        const size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
+        if (sp == std::string::npos || sp + 1 >= m.size()) {
+            bad(format("tokenizer.ggml.merges[%zu] \"%s\" is not two tokens separated by a space", i, m.c_str()));
+        }
+        const std::string left = m.substr(0, sp), right = m.substr(sp + 1);
+        auto find = [&](const std::string & t) {
+            auto it = v->model_vocab.find(t);
+            if (it == v->model_vocab.end()) {
+                bad(format("tokenizer.ggml.merges[%zu] uses \"%s\", which is not in tokenizer.ggml.tokens", i, t.c_str()));
+            }
+            return it->second;
+        };
+        const int32_t a = find(left), b = find(right), merged = find(left + right);
+        v->merges[(uint64_t(uint32_t(a)) << 32) | uint32_t(b)] = {int32_t(i), merged};
+    }
+
+    finish(*v);
+    // The file's special ids replace the lookup by content; an id must name a token.
+    const std::pair<int32_t, int32_t *> ids[] = {{g.bos, &v->bos}, {g.eos, &v->eos}, {g.unk, &v->unk}, {g.pad, &v->pad}};
+    const char * const keys[] = {"bos", "eos", "unknown", "padding"};
+    for (size_t k = 0; k < 4; ++k) {
+        const int32_t id = ids[k].first;
+        if (id >= 0 && (id >= v->n_tokens || !v->id_to_string[size_t(id)])) {
+            bad(format("tokenizer.ggml.%s_token_id is %d, which names no token", keys[k], id));
+        }
+        *ids[k].second = id;
+    }
+    return std::unique_ptr<vocab>(new vocab(std::move(v)));
+}
+
+vocab::gguf_data vocab::to_gguf(int32_t n_vocab) const {
+    const impl & v = *p_;
+    if (!v.split_bloom || v.add_prefix_space || v.ignore_merges) {
+        fail(BLOOM_ERR_UNSUPPORTED, "this tokenizer (%s%s%s) differs from what GGUF's pre-tokenizer \"bloom\" means "
+             "(BLOOM's Split, then ByteLevel without a prefix space), so a GGUF file could not reproduce it",
+             v.split_bloom ? "" : "no BLOOM Split pre-tokenizer; ", v.add_prefix_space ? "add_prefix_space; " : "",
+             v.ignore_merges ? "ignore_merges" : "");
+    }
+    if (n_vocab < v.n_tokens) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "%d tokens do not fit in an embedding of %d rows", v.n_tokens, n_vocab);
+    }
+    for (const auto & a : v.added) {
+        if (a.lstrip || a.rstrip || a.single_word) {
+            BLOOM_LOG_WARN("added token \"%s\" has lstrip/rstrip/single_word, which GGUF does not store; llama.cpp and "
+                           "a reload of the GGUF match it without them", a.content.c_str());
+        }
+    }
+    gguf_data g;
+    g.tokens.resize(size_t(n_vocab));
+    g.types.assign(size_t(n_vocab), token_normal);
+    std::vector<const added_token *> added_by_id(size_t(v.n_tokens), nullptr);
+    for (const auto & a : v.added) added_by_id[size_t(a.id)] = &a;
+    for (int32_t id = 0; id < n_vocab; ++id) {
+        const std::string * s = id < v.n_tokens ? v.id_to_string[size_t(id)] : nullptr;
+        if (!s) {
+            // convert_hf_to_gguf.py's filler for ids the tokenizer does not use (BLOOM pads 250680 to 250880).
+            g.tokens[size_t(id)] = "[PAD" + std::to_string(id) + "]";
+            g.types[size_t(id)] = token_unused;
+        } else if (const added_token * a = added_by_id[size_t(id)]) {
+            g.tokens[size_t(id)] = *s;
+            g.types[size_t(id)] = a->special || looks_special(*s) ? token_control : token_user_defined;
+        } else {
+            g.tokens[size_t(id)] = *s;
+        }
+    }
+    std::vector<std::pair<int32_t, uint64_t>> by_rank;
+    by_rank.reserve(v.merges.size());
+    for (const auto & [pair, rm] : v.merges) by_rank.push_back({rm.first, pair});
+    std::sort(by_rank.begin(), by_rank.end());
+    g.merges.reserve(by_rank.size());
+    for (const auto & [rank, pair] : by_rank) {
+        const std::string & left = *v.model_id_to_token[size_t(pair >> 32)];
+        const std::string & right = *v.model_id_to_token[size_t(pair & 0xffffffffu)];
+        if (left.find(' ') != std::string::npos || right.find(' ') != std::string::npos) {
+            fail(BLOOM_ERR_UNSUPPORTED, "merge \"%s\" + \"%s\" has a token with a space, which GGUF's \"left right\" "
+                 "merge strings cannot hold", left.c_str(), right.c_str());
+        }
+        g.merges.push_back(left + " " + right);
+    }
+    g.bos = v.bos;
+    g.eos = v.eos;
+    g.unk = v.unk;
+    g.pad = v.pad;
+    return g;
 }
 
 } // namespace bloom

@@ -31,6 +31,36 @@ public:
     // with the path.
     static std::unique_ptr<vocab> load_hf(const std::string & tokenizer_json_path);
 
+    // llama.cpp's token types, as tokenizer.ggml.token_type stores them.
+    enum token_type : int32_t {
+        token_normal = 1, token_unknown = 2, token_control = 3, token_user_defined = 4, token_unused = 5,
+        token_byte = 6,
+    };
+
+    // A tokenizer as GGUF metadata holds it (the tokenizer.ggml.* keys of model "gpt2", pre-tokenizer "bloom"),
+    // in the layout llama.cpp's convert_hf_to_gguf.py writes: every id below n_vocab has an entry, ids without a
+    // token are "[PAD<id>]" of type unused, added tokens are control (special) or user_defined.
+    struct gguf_data {
+        std::vector<std::string> tokens;  // by id
+        std::vector<int32_t>     types;   // by id, token_type values; empty: all normal
+        std::vector<std::string> merges;  // "left right", by rank
+        int32_t bos = -1, eos = -1, unk = -1, pad = -1;  // -1: the file names none
+    };
+
+    // Builds the tokenizer from GGUF metadata, with the same tokenization as load_hf gives for the tokenizer.json
+    // it was converted from: the vocabulary is every token not of type unused; control tokens become special added
+    // tokens and user_defined ones non-special added tokens (as HF's added tokens, matched before BPE); BLOOM's
+    // Split + ByteLevel pre-tokenizer without prefix space, which is what pre-tokenizer "bloom" means.
+    // Throws bloom::error(BLOOM_ERR_FORMAT) for inconsistent data (a merge naming an unknown token, a token listed
+    // twice, a special id out of range); messages start with `where` and name the key.
+    static std::unique_ptr<vocab> from_gguf(const gguf_data & data, const std::string & where);
+
+    // The inverse of from_gguf, for writing a GGUF: tokens padded to n_vocab (the embedding's rows, >= n_tokens()),
+    // types as convert_hf_to_gguf.py assigns them, merges in rank order. Throws bloom::error(BLOOM_ERR_UNSUPPORTED)
+    // when GGUF's "bloom" pre-tokenizer cannot express this tokenizer (a prefix space, no BLOOM Split, ignore_merges,
+    // a merge of tokens containing a space), so that a converted file never tokenizes differently.
+    gguf_data to_gguf(int32_t n_vocab) const;
+
     ~vocab();
     vocab(const vocab &) = delete;
     vocab & operator=(const vocab &) = delete;
