@@ -25,7 +25,8 @@ json read_json_file(const std::string & path) {
 json parse_json(const std::string & text, const std::string & what) {
     try {
         return json::parse(text);
-    } catch (const json::parse_error & e) {
+    } catch (const json::exception & e) {
+        // Not only parse_error: a number beyond double's range ("1e400") is an out_of_range thrown while parsing.
         fail(BLOOM_ERR_FORMAT, "%s is not valid JSON: %s", what.c_str(), e.what());
     }
 }
