@@ -965,12 +965,14 @@ std::unique_ptr<vocab> vocab::from_gguf(const gguf_data & g, const std::string &
     }
 
     finish(*v);
-    // The file's special ids replace the lookup by content; an id must name a token.
+    // The file's special ids replace the lookup by content, which stays for those it leaves out (the converter writes
+    // them only when tokenizer_config.json or config.json names them); an id must name a token.
     const std::pair<int32_t, int32_t *> ids[] = {{g.bos, &v->bos}, {g.eos, &v->eos}, {g.unk, &v->unk}, {g.pad, &v->pad}};
     const char * const keys[] = {"bos", "eos", "unknown", "padding"};
     for (size_t k = 0; k < 4; ++k) {
         const int32_t id = ids[k].first;
-        if (id >= 0 && (id >= v->n_tokens || !v->id_to_string[size_t(id)])) {
+        if (id < 0) continue;
+        if (id >= v->n_tokens || !v->id_to_string[size_t(id)]) {
             bad(format("tokenizer.ggml.%s_token_id is %d, which names no token", keys[k], id));
         }
         *ids[k].second = id;

@@ -44,7 +44,7 @@ public:
         std::vector<std::string> tokens;  // by id
         std::vector<int32_t>     types;   // by id, token_type values; empty: all normal
         std::vector<std::string> merges;  // "left right", by rank
-        int32_t bos = -1, eos = -1, unk = -1, pad = -1;  // -1: the file names none
+        int32_t bos = -1, eos = -1, unk = -1, pad = -1;  // -1: the file names none ("<s>" etc. are looked up)
     };
 
     // Builds the tokenizer from GGUF metadata, with the same tokenization as load_hf gives for the tokenizer.json

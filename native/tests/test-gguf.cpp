@@ -667,6 +667,14 @@ void test_tokenizer_round_trip() {
     g = hf->to_gguf(1000);
     g.eos = 5000;
     expect_error("eos out of range", BLOOM_ERR_FORMAT, "eos_token_id is 5000", [&] { bloom::vocab::from_gguf(g, "x.gguf"); });
+    // Without special ids in the file, "<s>" and the like are found by their text, as in tokenizer.json.
+    g = hf->to_gguf(1000);
+    g.bos = g.eos = g.unk = g.pad = -1;
+    auto no_ids = bloom::vocab::from_gguf(g, "x.gguf");
+    CHECK(no_ids->bos() == 1 && no_ids->eos() == 2 && no_ids->unk() == 0 && no_ids->pad() == 3);
+    g = hf->to_gguf(1000);
+    g.eos = 7;
+    CHECK_EQ(bloom::vocab::from_gguf(g, "x.gguf")->eos(), 7);  // the file's id wins
     g = hf->to_gguf(1000);
     g.types[7] = 9;
     expect_error("bad token type", BLOOM_ERR_FORMAT, "token_type[7] is 9", [&] { bloom::vocab::from_gguf(g, "x.gguf"); });
