@@ -20,7 +20,9 @@ import java.util.OptionalInt;
  * @param embeddingSize           width of the hidden state
  * @param headCount               attention heads per block
  * @param parameterCount          parameters, counting a tied output projection once
- * @param weightType              storage type of the weight matrices
+ * @param weightType              storage type of the weight matrices; in a GGUF file with a K-quant mix, where
+ *                                types differ between matrices, that of the first block's query-key-value
+ *                                projection
  * @param layerNormEpsilon        epsilon of the layer norms
  * @param bosToken                beginning-of-sequence token, if the tokenizer has one
  * @param eosToken                end-of-sequence token, if the tokenizer has one

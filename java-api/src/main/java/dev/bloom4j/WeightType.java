@@ -5,8 +5,10 @@ import dev.bloom4j.bindings.internal.bloom_h;
 /**
  * Storage type of a model's weight matrices ({@code bloom_dtype}). Weights run in the type they were stored in:
  * a Hugging Face checkpoint holds F32, F16 or BF16; a GGUF file may also hold ggml's block-quantized types. A
- * GGUF written with a K-quant mix ({@link FileType#Q4_K_M} and friends) keeps some matrices at a higher precision;
- * the model reports the type most of its matrices have.
+ * GGUF written with a K-quant mix ({@link FileType#Q4_K_M} and friends) keeps some matrices at a higher precision,
+ * and {@link ModelInfo#weightType()} reports one representative matrix: the first block's query-key-value
+ * projection, which {@code llama-quantize}'s mixes may keep at a higher type than most (a {@code q4_k_m} file of
+ * bloom-560m's shape reports {@link #Q6_K}).
  * {@snippet :
  * if (model.info().weightType() == WeightType.F32) {
  *     System.out.println("full-precision checkpoint: " + model.info().parameterCount() * 4 + " bytes of weights");
