@@ -9,9 +9,12 @@ import java.util.Objects;
 
 /**
  * What {@link BloomConverter} writes: llama.cpp's GGUF file types ({@code LLAMA_FTYPE_MOSTLY_*}, {@code bloom_ftype}),
- * named as {@code llama-quantize} spells them. The plain types store every weight matrix in that type; the K-quant
- * mixes ({@code _S}, {@code _M}, {@code _L}) keep some matrices (the output projection, parts of the attention and
- * feed-forward weights) at a higher precision, as {@code llama-quantize} does. Layer norms and biases stay f32.
+ * named as {@code llama-quantize} spells them. {@code f32}, {@code f16}, {@code bf16} and {@code q8_0} store every
+ * weight matrix in that type, as {@code convert_hf_to_gguf.py} writes them. The other types follow
+ * {@code llama-quantize}'s per-tensor rules: the embedding matrix, which BLOOM ties to the output projection, is kept
+ * at Q6_K, and the K-quant mixes ({@code _S}, {@code _M}, {@code _L}) also keep parts of the attention and
+ * feed-forward weights at a higher precision. Rows too short for a type's blocks fall back to another type, as in
+ * {@code llama-quantize}. Layer norms and biases stay f32.
  * {@snippet :
  * FileType type = FileType.parse("q4_k_m");      // case-insensitive
  * BloomConverter.convert(Path.of("/models/bloom-560m"), Path.of("/models/bloom-560m-q4_k_m.gguf"), type);
@@ -27,13 +30,13 @@ public enum FileType {
     BF16(bloom_h.BLOOM_FTYPE_BF16()),
     /** Weight matrices in {@link WeightType#Q8_0}. */
     Q8_0(bloom_h.BLOOM_FTYPE_Q8_0()),
-    /** Weight matrices in {@link WeightType#Q4_0}. */
+    /** Weight matrices in {@link WeightType#Q4_0}, the tied embedding/output matrix in Q6_K. */
     Q4_0(bloom_h.BLOOM_FTYPE_Q4_0()),
-    /** Weight matrices in {@link WeightType#Q4_1}. */
+    /** Weight matrices in {@link WeightType#Q4_1}, the tied embedding/output matrix in Q6_K. */
     Q4_1(bloom_h.BLOOM_FTYPE_Q4_1()),
-    /** Weight matrices in {@link WeightType#Q5_0}. */
+    /** Weight matrices in {@link WeightType#Q5_0}, the tied embedding/output matrix in Q6_K. */
     Q5_0(bloom_h.BLOOM_FTYPE_Q5_0()),
-    /** Weight matrices in {@link WeightType#Q5_1}. */
+    /** Weight matrices in {@link WeightType#Q5_1}, the tied embedding/output matrix in Q6_K. */
     Q5_1(bloom_h.BLOOM_FTYPE_Q5_1()),
     /** Mostly {@link WeightType#Q2_K}, some matrices in higher K-quants. */
     Q2_K(bloom_h.BLOOM_FTYPE_Q2_K()),

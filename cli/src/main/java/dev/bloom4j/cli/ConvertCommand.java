@@ -51,9 +51,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--type", paramLabel = "TYPE", converter = FileTypeConverter.class,
             completionCandidates = FileTypeNames.class,
             description = "What to write, as llama-quantize names it (case-insensitive): ${COMPLETION-CANDIDATES}. "
-                    + "f32/f16/bf16 keep the weights in that float type; q8_0, q4_0, q4_1, q5_0, q5_1 and q6_k "
-                    + "quantize every weight matrix; q2_k and the K-quant mixes (_s, _m, _l) keep some matrices "
-                    + "at a higher precision, as llama-quantize does. Layer norms and biases stay f32. "
+                    + "f32, f16, bf16 and q8_0 store every weight matrix in that type; the other types follow "
+                    + "llama-quantize's per-tensor rules: the (tied) embedding matrix stays at q6_k, and q2_k and "
+                    + "the K-quant mixes (_s, _m, _l) keep more matrices at a higher precision. Layer norms and "
+                    + "biases stay f32. "
                     + "Default: ${DEFAULT-VALUE}.")
     FileType type;
 
