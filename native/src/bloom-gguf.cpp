@@ -113,6 +113,17 @@ std::unique_ptr<gguf_file> gguf_file::open(const std::string & path, bool use_mm
              errors.empty() ? "ggml's GGUF parser rejected it" : tidy(errors).c_str());
     }
 
+    // Keys are counted strings in the file but NUL-terminated in ggml's API: a key with a NUL byte inside reads back
+    // cut short, as "" when the NUL comes first, and ggml's setters abort on an empty key (gguf_set_kv, when
+    // converting). A key cut short into another key's name is as corrupt.
+    for (int64_t i = 0; i < gguf_get_n_kv(f->ctx_); ++i) {
+        const char * key = gguf_get_key(f->ctx_, i);
+        if (key[0] == '\0' || gguf_find_key(f->ctx_, key) != i) {
+            fail(BLOOM_ERR_FORMAT, "%s is corrupt: key %lld (\"%s\") has a NUL byte in its name", f->name_.c_str(),
+                 (long long) i, key);
+        }
+    }
+
     // ggml has checked that every tensor's shape and type are valid and that the offsets are contiguous, but without
     // reading the data it has not checked them against the file: a file cut short inside the data is caught here.
     const uint64_t data_start = gguf_get_data_offset(f->ctx_);
