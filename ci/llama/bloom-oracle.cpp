@@ -8,21 +8,35 @@
 //   bloom-oracle MODEL.gguf greedy   --ids 1,2,3 --n N
 //
 // Options for every command: --threads N (default 1), --kv f32|f16 (KV-cache type, default f32),
-// --gelu ggml|exact (default ggml).
+// --gelu ggml|f32 (default ggml), --no-repack, --batch N (default: the whole prompt in one batch).
 //
 // Choices that matter for a fair comparison:
 //   - tokenize: add_special=false (no BOS/EOS added, like bloom4j's tokenize) and parse_special=true (special
 //     tokens in the text are matched as tokens, as Hugging Face tokenizers do).
 //   - logits/greedy: the KV cache is f32 unless --kv f16 (llama.cpp's default is f16, which rounds K and V to
-//     half precision; bloom4j keeps them in f32), flash attention is off, and the whole prompt is one batch.
+//     half precision; bloom4j keeps them in f32), flash attention is off, and the whole prompt is one batch unless
+//     --batch N cuts it into micro-batches of N tokens, so that a comparison can run the same graphs as the other
+//     program does.
 //   - greedy: argmax of the logits, ties to the lowest id, one token per decode (it exercises the KV cache);
 //     it never stops at end-of-sequence, so the caller compares exactly N ids.
-//   - --gelu exact: ggml's CPU GELU is approximate (it rounds its input to f16 and looks the answer up in an f16
+//   - --gelu f32: ggml's CPU GELU is approximate (it rounds its input to f16 and looks the answer up in an f16
 //     table, GGML_GELU_FP16 in ggml-cpu/vec.h: ~5e-4 relative error per activation), while Hugging Face and bloom4j
-//     evaluate BLOOM's tanh formula in f32. With this option every GELU node's output is recomputed with the exact
+//     evaluate BLOOM's tanh formula in f32. With this option every GELU node's output is recomputed with that
 //     formula through llama.cpp's public graph-evaluation callback (cb_eval) before any later node reads it, so
 //     everything else (weights layout, ALiBi, attention, norms, matrix products) is still llama.cpp's own. The
-//     JSON then carries "gelu_replaced": the number of GELU nodes rewritten, so a caller can tell it took effect.
+//     formula is evaluated in f32 with the same operations, in the same order and with the same fused
+//     multiply-adds as ggml evaluates bloom4j's composition of it (sqr, scale+bias, mul, scale, tanhf,
+//     scale+bias, mul), so the result is bit-identical to bloom4j's: the two programs' activations then agree to
+//     the last bit wherever their other arithmetic does, which matters with f16 and quantized weights, whose
+//     products first round the activations (to f16, or to 8-bit blocks) and would turn a last-bit difference
+//     into a whole rounding step now and then. The JSON carries "gelu_replaced": the number of GELU nodes
+//     rewritten, so a caller can tell it took effect.
+//   - --no-repack: llama.cpp normally repacks Q4_0, Q4_K, IQ4_NL (and more, by CPU) weights at load time into
+//     interleaved layouts with their own matrix kernels ("extra buffer types", CPU_REPACK). Those kernels sum in
+//     another order than ggml's plain dot products; with quantized weights the activations are rounded to 8-bit
+//     blocks before every product, which turns such float-order noise into whole rounding steps (~1/127 of a
+//     block's largest value), so logits then differ by ~1e-2 of their range from an implementation that uses the
+//     plain kernels. This option keeps the weights as stored (llama_model_params.use_extra_bufts = false).
 //
 // Errors: a message on stderr and exit status 1 (bad usage 2). Nothing of llama.cpp's log reaches stdout.
 
@@ -57,11 +71,13 @@ struct options {
     int n_predict = -1;
     int n_threads = 1;
     ggml_type kv_type = GGML_TYPE_F32;
-    bool exact_gelu = false;
+    bool f32_gelu = false;
+    bool repack = true;
+    int n_batch = 0;  // 0: the whole prompt
     bool verbose = false;
 };
 
-// State of the --gelu exact graph callback for one context.
+// State of the --gelu f32 graph callback for one context.
 struct gelu_rewriter {
     std::vector<float> input;  // the GELU node's input, copied before the node runs (it may run in place)
     long replaced = 0;
@@ -74,7 +90,7 @@ bool is_gelu(const ggml_tensor * t) {
 
 // The scheduler asks about every node before computing it; answering "yes" for all of them makes it compute one
 // node at a time, so when it asks about a GELU node its input has been computed and is still intact.
-bool exact_gelu_callback(ggml_tensor * t, bool ask, void * user_data) {
+bool f32_gelu_callback(ggml_tensor * t, bool ask, void * user_data) {
     auto & state = *static_cast<gelu_rewriter *>(user_data);
     if (!is_gelu(t)) {
         return true;
@@ -95,11 +111,15 @@ bool exact_gelu_callback(ggml_tensor * t, bool ask, void * user_data) {
     if (!state.error.empty()) {
         return false;
     }
-    // BLOOM's GELU (Hugging Face's bloom_gelu_forward), evaluated in double and rounded once.
+    // BLOOM's GELU, x * 0.5 * (1 + tanh(0.79788456 * x * (1 + 0.044715 * x^2))), one rounding per ggml op.
     float * out = static_cast<float *>(t->data);
     for (int64_t i = 0; i < n; ++i) {
-        const double x = state.input[i];
-        out[i] = static_cast<float>(0.5 * x * (1.0 + std::tanh(0.79788456 * x * (1.0 + 0.044715 * x * x))));
+        const float x = state.input[i];
+        const float x2 = x * x;                               // ggml_sqr
+        const float poly = std::fma(x2, 0.044715f, 1.0f);    // ggml_scale_bias: one FMA in ggml's SIMD loop
+        const float inner = (poly * x) * 0.79788456f;         // ggml_mul, ggml_scale
+        const float half = std::fma(std::tanh(inner), 0.5f, 0.5f);  // ggml_tanh (tanhf), ggml_scale_bias
+        out[i] = x * half;                                    // ggml_mul
     }
     ++state.replaced;
     return true;
@@ -187,10 +207,14 @@ options parse_args(int argc, char ** argv) {
             }
         } else if (arg == "--gelu") {
             const std::string gelu = value();
-            if (gelu != "ggml" && gelu != "exact") {
-                throw usage_error("--gelu must be ggml or exact, not '" + gelu + "'");
+            if (gelu != "ggml" && gelu != "f32") {
+                throw usage_error("--gelu must be ggml or f32, not '" + gelu + "'");
             }
-            o.exact_gelu = gelu == "exact";
+            o.f32_gelu = gelu == "f32";
+        } else if (arg == "--batch") {
+            o.n_batch = parse_int(value(), "--batch");
+        } else if (arg == "--no-repack") {
+            o.repack = false;
         } else if (arg == "--verbose") {
             o.verbose = true;
         } else {
@@ -208,6 +232,9 @@ options parse_args(int argc, char ** argv) {
     }
     if (o.n_threads < 1) {
         throw usage_error("--threads must be >= 1");
+    }
+    if (o.n_batch < 0) {
+        throw usage_error("--batch must be >= 1 (or 0: the whole prompt at once)");
     }
     return o;
 }
@@ -268,7 +295,7 @@ context_handle make_context(llama_model * model, const options & o, uint32_t n_t
     // micro-batch, as bloom4j evaluates it.
     cp.n_ctx = n_tokens < 256 ? 256 : n_tokens;
     cp.n_batch = cp.n_ctx;
-    cp.n_ubatch = cp.n_ctx;
+    cp.n_ubatch = o.n_batch > 0 ? static_cast<uint32_t>(o.n_batch) : cp.n_ctx;
     cp.n_seq_max = 1;
     cp.n_threads = o.n_threads;
     cp.n_threads_batch = o.n_threads;
@@ -276,8 +303,8 @@ context_handle make_context(llama_model * model, const options & o, uint32_t n_t
     cp.type_v = o.kv_type;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.no_perf = true;
-    if (o.exact_gelu) {
-        cp.cb_eval = exact_gelu_callback;
+    if (o.f32_gelu) {
+        cp.cb_eval = f32_gelu_callback;
         cp.cb_eval_user_data = gelu;
     }
     context_handle ctx;
@@ -319,9 +346,9 @@ llama_token argmax(const float * logits, int32_t n_vocab) {
     return best;
 }
 
-// Opens the JSON object; with --gelu exact its first member says how many GELU nodes were rewritten.
+// Opens the JSON object; with --gelu f32 its first member says how many GELU nodes were rewritten.
 void print_gelu(const options & o, const gelu_rewriter & gelu) {
-    if (o.exact_gelu) {
+    if (o.f32_gelu) {
         std::printf("{\"gelu_replaced\":%ld,", gelu.replaced);
     } else {
         std::fputc('{', stdout);
@@ -427,6 +454,7 @@ int run(const options & o) {
     llama_backend_init();
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
+    mp.use_extra_bufts = o.repack;
     model_handle model;
     model.ptr = llama_model_load_from_file(o.model_path.c_str(), mp);
     if (!model.ptr) {
@@ -460,7 +488,7 @@ int main(int argc, char ** argv) {
     } catch (const usage_error & e) {
         std::fprintf(stderr, "bloom-oracle: %s\nusage: bloom-oracle MODEL.gguf info|tokenize|logits|greedy "
                              "[--text T | --text-file F] [--ids 1,2,3] [--n N] [--threads N] [--kv f32|f16] "
-                             "[--gelu ggml|exact] [--verbose]\n", e.what());
+                             "[--gelu ggml|f32] [--no-repack] [--batch N] [--verbose]\n", e.what());
         return 2;
     } catch (const std::exception & e) {
         std::fprintf(stderr, "bloom-oracle: %s\n", e.what());

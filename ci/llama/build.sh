@@ -6,8 +6,8 @@
 # SHA-256-checked bundle).
 #
 #   bash ci/llama/build.sh            # prints, on stdout, three shell assignments:
-#   BLOOM_LLAMA_ORACLE=<cache>/llama-build-<commit>-<variant>/bin/bloom-oracle
-#   BLOOM_LLAMA_BIN=<cache>/llama-build-<commit>-<variant>/bin
+#   BLOOM_LLAMA_ORACLE=<cache>/llama-build-<commit>-<variant>/bin-<inputs hash>/bloom-oracle
+#   BLOOM_LLAMA_BIN=<cache>/llama-build-<commit>-<variant>/bin-<inputs hash>
 #   BLOOM_LLAMA_SRC=<cache>/llama.cpp-<commit>          (the source tree; its gguf-py writes test GGUF files)
 #
 # so `eval "$(bash ci/llama/build.sh)"` sets them. Everything else goes to stderr. The Java suite that uses them:
@@ -15,7 +15,8 @@
 #       -Dbloom4j.llama.bin="$BLOOM_LLAMA_BIN" -Dbloom4j.llama.src="$BLOOM_LLAMA_SRC" test
 #
 # The build lives in the cache next to the source (BLOOM_CACHE_DIR, else $XDG_CACHE_HOME/bloom4j, else
-# ~/.cache/bloom4j), never in the repository. A second run with nothing changed does no work.
+# ~/.cache/bloom4j), never in the repository; the programs land in a directory named after a hash of everything
+# that went into them (see below). A second run with nothing changed does no work.
 #
 # Environment:
 #   BLOOM_LLAMA_VARIANT  x86-64-v3 (AVX2, FMA, F16C, BMI2) or x86-64-v2 (SSE4.2); default: v3 when /proc/cpuinfo
@@ -29,7 +30,10 @@ here=$repo/ci/llama
 log() { echo "ci/llama: $*" >&2; }
 
 for tool in cmake make g++ git flock; do
-    command -v "$tool" >/dev/null || { log "$tool is required (apt-get install cmake make g++ git util-linux)"; exit 1; }
+    if ! command -v "$tool" >/dev/null; then
+        log "$tool is required (apt-get install cmake make g++ git util-linux)"
+        exit 1
+    fi
 done
 
 if [[ -n ${BLOOM_CACHE_DIR:-} ]]; then
@@ -63,11 +67,11 @@ src=$(cmake -DBLOOM_CACHE_DIR="$cache" -P "$fetch_script" | tail -n 1)
 
 variant=${BLOOM_LLAMA_VARIANT:-}
 if [[ -z $variant ]]; then
-    variant=x86-64-v2
     flags=$(grep -m 1 '^flags' /proc/cpuinfo 2>/dev/null || true)
-    if [[ " $flags " == *" avx2 "* && " $flags " == *" fma "* && " $flags " == *" f16c "* && " $flags " == *" bmi2 "* ]]; then
-        variant=x86-64-v3
-    fi
+    variant=x86-64-v3
+    for flag in avx2 fma f16c bmi2; do
+        [[ " $flags " == *" $flag "* ]] || variant=x86-64-v2
+    done
 fi
 case $variant in
     x86-64-v3)
@@ -83,29 +87,35 @@ esac
 for f in "${off[@]}"; do isa+=("-DGGML_$f=OFF"); done
 
 build=$cache/llama-build-$commit-$variant
-bin=$build/bin
 targets=(llama-perplexity llama-bench llama-quantize llama-tokenize bloom-oracle llama-perplexity-flushed)
 sources=(CMakeLists.txt bloom-oracle.cpp perplexity-flushed.cpp)
-mkdir -p "$build"
 
-# One build at a time per build directory (CI and a developer's test run may overlap).
-exec 9> "$build.lock"
-flock 9
-
-# The stamp names every input of this build; when it matches and all programs exist, there is nothing to do.
-stamp_text="$commit $variant ${isa[*]} $(cd "$here" && cat "${sources[@]}" build.sh | sha256sum)"
+# The llama.cpp build tree is shared by every checkout (CI's, a developer's clones), which may carry different
+# versions of ci/llama. The programs are therefore published to a directory named after a hash of every input of
+# the build and never changed afterwards: a test run keeps the programs it started with while another checkout
+# builds its own version, and a second run with the same inputs does nothing at all.
+hash=$(printf '%s\n' "$commit $variant ${isa[*]}" "$(cd "$here" && cat "${sources[@]}" build.sh | sha256sum)" \
+    | sha256sum | cut -c1-16)
+bin=$build/bin-$hash
 all_built() {
     local t
     for t in "${targets[@]}"; do [[ -x $bin/$t ]] || return 1; done
 }
-if [[ -f $build/bloom4j.stamp && $(cat "$build/bloom4j.stamp") == "$stamp_text" ]] && all_built; then
-    log "up to date: $build"
+
+if all_built; then
+    log "up to date: $bin"
 else
+    mkdir -p "$build"
+    # One build at a time in the shared tree.
+    exec 9> "$build.lock"
+    flock 9
+fi
+if ! all_built; then
     start=$SECONDS
-    # CMake ties a build tree to one source directory, and every checkout of bloom4j (CI's, a developer's clones)
-    # should share this build: configure from a copy of ci/llama inside the build tree, rewritten only when a file
-    # changed so that make sees unchanged timestamps.
-    if [[ -f $build/CMakeCache.txt ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$build/oracle-src" "$build/CMakeCache.txt"; then
+    # CMake ties a build tree to one source directory: configure from a copy of ci/llama inside the tree, rewritten
+    # only where a file changed so that make sees unchanged timestamps.
+    if [[ -f $build/CMakeCache.txt ]] &&
+        ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$build/oracle-src" "$build/CMakeCache.txt"; then
         log "$build was configured from another source directory; starting it afresh"
         find "$build" -mindepth 1 -maxdepth 1 ! -name oracle-src -exec rm -rf {} +
     fi
@@ -122,9 +132,16 @@ else
         "${isa[@]}" "${launcher[@]}" -Wno-dev >&2
     log "building ${targets[*]} with ${BLOOM_LLAMA_JOBS:-$(nproc)} jobs"
     cmake --build "$build" --target "${targets[@]}" -j "${BLOOM_LLAMA_JOBS:-$(nproc)}" >&2
-    all_built || { log "build finished but some of ${targets[*]} are missing in $bin"; exit 1; }
-    echo "$stamp_text" > "$build/bloom4j.stamp"
-    log "built in $((SECONDS - start)) s"
+    rm -rf "$bin.tmp"
+    mkdir -p "$bin.tmp"
+    for t in "${targets[@]}"; do
+        [[ -x $build/bin/$t ]] || { log "build finished but $build/bin/$t is missing"; exit 1; }
+        cp "$build/bin/$t" "$bin.tmp/"
+    done
+    mv "$bin.tmp" "$bin"
+    # Other versions' programs: kept a day for runs that may still be using them.
+    find "$build" -mindepth 1 -maxdepth 1 -name 'bin-*' ! -path "$bin" -mmin +1440 -exec rm -rf {} +
+    log "built in $((SECONDS - start)) s: $bin"
 fi
 
 printf 'BLOOM_LLAMA_ORACLE=%q\n' "$bin/bloom-oracle"

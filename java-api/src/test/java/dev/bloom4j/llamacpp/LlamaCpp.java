@@ -22,8 +22,9 @@ import java.util.stream.Collectors;
  * llama.cpp, built by {@code ci/llama/build.sh}, run as separate processes: our {@code bloom-oracle} program (its
  * public C API on a GGUF file) and llama.cpp's own {@code llama-quantize} and {@code llama-perplexity} tools.
  *
- * <p>The suite runs only when both system properties are set ({@code ./mvnw -pl java-api -Dgroups=llamacpp
- * -Dbloom4j.llama.oracle=... -Dbloom4j.llama.bin=... test}, as {@code .ci/run} does); otherwise every test is
+ * <p>The suite runs only when both system properties are set ({@code ./mvnw -B -pl java-api -am
+ * -Dbloom4j.skipNative -Dgroups=llamacpp -Dbloom4j.llama.oracle=... -Dbloom4j.llama.bin=... -Dbloom4j.llama.src=...
+ * test} after a build, as {@code .ci/run} does with what {@code ci/llama/build.sh} prints); otherwise every test is
  * skipped. A property that is set but points nowhere is a failure, not a skip: CI asked for the oracle.
  */
 final class LlamaCpp {
@@ -31,18 +32,29 @@ final class LlamaCpp {
     static final String BIN_PROPERTY = "bloom4j.llama.bin";
     /** Optional: the pinned llama.cpp source tree, whose gguf-py is the independent GGUF writer. */
     static final String SOURCE_PROPERTY = "bloom4j.llama.src";
+    /** The batch size of the tests' bloom4j sessions, which {@link Mode#MATCHED} repeats in llama.cpp. */
+    static final int MATCHED_BATCH = 32;
 
     /**
-     * Which GELU llama.cpp evaluates. {@link #GGML}: its own, as shipped: ggml's CPU GELU rounds the input to f16 and
-     * reads an f16 table (about 5e-4 relative error per activation). {@link #EXACT}: bloom-oracle rewrites every
-     * GELU node's output with BLOOM's tanh formula in double precision through llama.cpp's graph-evaluation
-     * callback, leaving the rest of llama.cpp's graph untouched, which isolates that one known approximation.
+     * How llama.cpp computes. {@link #STOCK}: as shipped. Two of its CPU choices make it differ from bloom4j
+     * (and from Hugging Face) in ways that have nothing to do with BLOOM: ggml's GELU rounds its input to f16 and
+     * reads an f16 table (about 5e-4 relative error per activation, where bloom4j evaluates the tanh formula in
+     * f32), and Q4_0/Q4_K weights are repacked at load time for kernels that sum in another order than ggml's plain
+     * dot products. {@link #MATCHED} removes both through bloom-oracle's {@code --gelu f32} (every GELU node's
+     * output recomputed through llama.cpp's graph-evaluation callback with the tanh formula in f32, rounded op by op
+     * as bloom4j's graph rounds it) and {@code --no-repack}, and cuts a prompt into micro-batches of
+     * {@link #MATCHED_BATCH} tokens as the tests' bloom4j sessions do (the same graphs), leaving llama.cpp's own
+     * BLOOM graph, loader and kernels otherwise untouched: what remains is a comparison of the BLOOM implementations
+     * themselves, down to the last bit where both use the same ggml kernels.
      */
-    enum Gelu {
-        GGML, EXACT;
+    enum Mode {
+        STOCK(List.of()),
+        MATCHED(List.of("--gelu", "f32", "--no-repack", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH)));
 
-        String option() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+        final List<String> options;
+
+        Mode(List<String> options) {
+            this.options = options;
         }
     }
 
@@ -96,7 +108,7 @@ final class LlamaCpp {
     }
 
     Info info(Path gguf) {
-        JsonNode j = oracle(gguf, "info");
+        JsonNode j = oracle(gguf, "info", List.of());
         return new Info(j.get("n_vocab").asInt(), j.get("n_ctx_train").asInt(), j.get("n_embd").asInt(),
                 j.get("n_layer").asInt(), j.get("n_head").asInt(), j.get("pre").asText(), j.get("bos").asInt(),
                 j.get("eos").asInt(), j.get("add_bos").asBoolean(), j.get("add_eos").asBoolean());
@@ -105,13 +117,15 @@ final class LlamaCpp {
     /** llama_tokenize(add_special=false, parse_special=true). The text goes through a file: argv is not UTF-8-safe. */
     int[] tokenize(Path gguf, String text) {
         Path file = writeScratch("text", text);
-        return ints(oracle(gguf, "tokenize", "--text-file", file.toString()).get("ids"));
+        return ints(oracle(gguf, "tokenize", List.of("--text-file", file.toString())).get("ids"));
     }
 
     /** Logits at every position after one batch of {@code ids}, KV cache in f32. */
-    float[][] logits(Path gguf, int[] ids, Gelu gelu) {
-        JsonNode answer = oracle(gguf, "logits", "--ids", joined(ids), "--gelu", gelu.option());
-        checkGelu(answer, gelu, 1);
+    float[][] logits(Path gguf, int[] ids, Mode mode) {
+        List<String> options = new ArrayList<>(List.of("--ids", joined(ids)));
+        options.addAll(mode.options);
+        JsonNode answer = oracle(gguf, "logits", options);
+        checkGelu(answer, mode, 1);
         JsonNode rows = answer.get("logits");
         float[][] logits = new float[rows.size()][];
         for (int p = 0; p < logits.length; p++) {
@@ -125,19 +139,20 @@ final class LlamaCpp {
     }
 
     /** {@code n} greedy (argmax, ties to the lowest id) continuation ids, never stopping at end-of-sequence. */
-    int[] greedy(Path gguf, int[] prompt, int n, Gelu gelu) {
-        JsonNode answer = oracle(gguf, "greedy", "--ids", joined(prompt), "--n", Integer.toString(n), "--gelu",
-                gelu.option());
-        checkGelu(answer, gelu, n);
+    int[] greedy(Path gguf, int[] prompt, int n, Mode mode) {
+        List<String> options = new ArrayList<>(List.of("--ids", joined(prompt), "--n", Integer.toString(n)));
+        options.addAll(mode.options);
+        JsonNode answer = oracle(gguf, "greedy", options);
+        checkGelu(answer, mode, n);
         return ints(answer.get("ids"));
     }
 
-    /** With {@link Gelu#EXACT}, one GELU node per layer and decode call must have been rewritten. */
-    private static void checkGelu(JsonNode answer, Gelu gelu, int decodeCalls) {
-        if (gelu == Gelu.EXACT) {
+    /** In {@link Mode#MATCHED}, one GELU node per layer and decode call must have been rewritten. */
+    private static void checkGelu(JsonNode answer, Mode mode, int decodeCalls) {
+        if (mode.options.contains("--gelu")) {
             JsonNode replaced = answer.get("gelu_replaced");
             if (replaced == null || replaced.asInt() <= 0 || replaced.asInt() % decodeCalls != 0) {
-                fail("bloom-oracle --gelu exact rewrote " + replaced + " GELU nodes in " + decodeCalls
+                fail("bloom-oracle --gelu f32 rewrote " + replaced + " GELU nodes in " + decodeCalls
                         + " decode calls");
             }
         }
@@ -164,9 +179,9 @@ final class LlamaCpp {
         return Double.parseDouble(m.group(1));
     }
 
-    private JsonNode oracle(Path gguf, String command, String... options) {
+    private JsonNode oracle(Path gguf, String command, List<String> options) {
         List<String> cmd = new ArrayList<>(List.of(oracle.toString(), gguf.toString(), command));
-        cmd.addAll(Arrays.asList(options));
+        cmd.addAll(options);
         cmd.addAll(List.of("--threads", "2"));
         String stdout = run(cmd);
         try {
