@@ -349,8 +349,10 @@ std::unique_ptr<model> model::load_hf(const std::string & dir, const bloom_model
     const bool has_lm_head = m->checkpoint->find("lm_head.weight") || m->checkpoint->find("transformer.lm_head.weight");
     const size_t n_tensors = 5 + size_t(hp.n_layer) * 12 + (has_lm_head ? 1 : 0);
     // Before anything is sized by the layer count: an absurd n_layer cannot be backed by tensors in the checkpoint,
-    // and sizing by it would ask ggml_init for terabytes (which aborts the process rather than failing).
-    if (n_tensors > m->checkpoint->tensors().size()) {
+    // and sizing by it would ask ggml_init for terabytes (which aborts the process rather than failing). Every layer
+    // has 12 tensors, so more layers than tensors is certainly absurd; anything less is left to the per-tensor
+    // lookup below, whose error names the missing tensor.
+    if (size_t(hp.n_layer) > m->checkpoint->tensors().size()) {
         fail(BLOOM_ERR_FORMAT, "config.json's layer count %d needs %zu tensors but %s has %zu", hp.n_layer, n_tensors,
              m->checkpoint->describe().c_str(), m->checkpoint->tensors().size());
     }
