@@ -70,6 +70,11 @@ final class LlamaCpp {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long TIMEOUT_SECONDS = 600;
     private static final Pattern FINAL_PPL = Pattern.compile("Final estimate: PPL = ([0-9.]+) \\+/- ([0-9.]+)");
+    private static final Pattern STRIDED_WINDOW = Pattern.compile("Calculation chunk = ([0-9]+)");
+    private static final Pattern RUNNING_PPL = Pattern.compile("\\[([0-9]+)\\]([0-9.]+),");
+
+    /** What the strided mode of llama.cpp's perplexity tool reports: its window, its windows and the result. */
+    record StridedPerplexity(int window, int chunks, double value) {}
 
     private final Path oracle;
     private final Path bin;
@@ -177,6 +182,32 @@ final class LlamaCpp {
             fail(PERPLEXITY + " printed no 'Final estimate: PPL = ...' line:\n" + tail(output));
         }
         return Double.parseDouble(m.group(1));
+    }
+
+    /**
+     * The strided perplexity ({@code --ppl-stride}) of {@code text}, run with {@code -c ctx -b ctx} so that the
+     * tool adds no parallel sequences; the tool sizes its window itself (see {@link LlamaPerplexity}) and prints no
+     * final estimate, so the result is its last running figure and the window is read from its log.
+     */
+    StridedPerplexity stridedPerplexity(Path gguf, Path text, int ctx, int stride, int threads) {
+        String output = run(List.of(tool(PERPLEXITY).toString(), "-m", gguf.toString(), "-f", text.toString(),
+                "-c", Integer.toString(ctx), "-b", Integer.toString(ctx), "--ppl-stride", Integer.toString(stride),
+                "-t", Integer.toString(threads), "-tb", Integer.toString(threads), "-ngl", "0"));
+        Matcher window = STRIDED_WINDOW.matcher(output);
+        if (!window.find()) {
+            fail(PERPLEXITY + " printed no 'Calculation chunk = ...' line:\n" + tail(output));
+        }
+        Matcher running = RUNNING_PPL.matcher(output);
+        int chunks = 0;
+        double value = Double.NaN;
+        while (running.find()) {
+            chunks = Integer.parseInt(running.group(1));
+            value = Double.parseDouble(running.group(2));
+        }
+        if (chunks == 0) {
+            fail(PERPLEXITY + " printed no running perplexity '[1]...,':\n" + tail(output));
+        }
+        return new StridedPerplexity(Integer.parseInt(window.group(1)), chunks, value);
     }
 
     private JsonNode oracle(Path gguf, String command, List<String> options) {

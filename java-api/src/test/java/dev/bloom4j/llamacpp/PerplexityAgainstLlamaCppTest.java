@@ -31,9 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * with the test tokenizer) by bloom4j against {@code llama-perplexity} on the same model: within 0.1%.
  *
  * <p>How llama.cpp's tool computes it, step by step (chunks of {@code -c} tokens, first half context, second half
- * scored, BOS handling), is written down in {@link LlamaPerplexity}; bloom4j's perplexity must follow it. This test
- * also checks that description: applied to llama.cpp's own logits (through bloom-oracle) it must reproduce the
- * tool's printed figure.
+ * scored, BOS handling; and the strided mode), is written down in {@link LlamaPerplexity}; bloom4j's perplexity
+ * ({@link BloomSession#perplexity}) must follow it, in both modes. This test also checks that description: applied
+ * to llama.cpp's own logits (through bloom-oracle) it must reproduce the tool's printed figure.
  *
  * <p>Tolerance. A relative change in perplexity equals the change in mean negative log-likelihood in nats, so 0.1%
  * allows 1e-3 nats per token on average. {@code llama-perplexity} runs with its defaults, which include an f16 KV
@@ -142,6 +142,41 @@ class PerplexityAgainstLlamaCppTest {
                             + ours.value() + " is " + ourError + " away from llama-perplexity's " + tool);
                 }));
             }
+        }
+        return tests;
+    }
+
+    /**
+     * The strided method ({@code llama-perplexity --ppl-stride S}, {@link PerplexityConfig#stride()}) on bloom4j's
+     * f32 GGUF: bloom4j is given the window the tool chose for itself (for {@code -c 128 -b 128 --ppl-stride 64}:
+     * 128 + 64/2 = 160, padded by llama.cpp to 256) and must reproduce its window count and, within 0.1%, its
+     * result. The tool computes these probabilities in single precision.
+     */
+    @TestFactory
+    List<DynamicTest> stridedPerplexityMatchesLlamaCpp() {
+        Path converted = dir.resolve("strided-bloom4j-f32.gguf");
+        BloomConverter.convert(checkpoint, converted, FileType.F32);
+        String scored = text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
+        List<DynamicTest> tests = new ArrayList<>();
+        for (int stride : new int[] {64, 100}) {
+            tests.add(DynamicTest.dynamicTest("ctx 128, stride " + stride, () -> {
+                LlamaCpp.StridedPerplexity tool = llama.stridedPerplexity(converted, textFile, 128, stride, 2);
+                Perplexity ours;
+                try (BloomModel bloom = BloomModel.load(converted);
+                     BloomSession session = bloom.newSession(SessionConfig.builder().contextSize(tool.window())
+                             .batchSize(128).threads(2).build())) {
+                    ours = session.perplexity(scored,
+                            PerplexityConfig.builder().contextSize(tool.window()).stride(stride).build());
+                }
+                double error = Math.abs(ours.value() / tool.value() - 1);
+                System.out.printf("strided perplexity vs llama-perplexity [bloom4j f32 GGUF, -c 128 --ppl-stride %d: "
+                                + "window %d, %d windows]: tool %.4f; BloomSession.perplexity %.4f (%.2e relative, "
+                                + "bound %.0e)%n", stride, tool.window(), tool.chunks(), tool.value(), ours.value(),
+                        error, BOUND);
+                assertEquals(tool.chunks(), ours.chunks(), "windows");
+                assertTrue(error <= BOUND, () -> "strided perplexity " + ours.value() + " is " + error
+                        + " away from llama-perplexity's " + tool.value());
+            }));
         }
         return tests;
     }
