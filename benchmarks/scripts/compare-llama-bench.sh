@@ -34,7 +34,8 @@
 #   --quiet CORES     before each tool's run, wait until other processes keep less than CORES cores busy over 5 s
 #                     (default 0.15; 0 = do not wait), for at most --max-wait minutes (default 20), then run anyway
 #   --max-others C    rerun a tool's measurement (up to --attempts times, default 3) when other processes kept more
-#                     than C cores busy on average while it ran (default 0.25)
+#                     than C cores busy on average while it ran (default 0.1: one disturbed repetition out of
+#                     five already shows at 0.15)
 #
 # The machine may be shared: two spinning ggml threads on two cores lose far more than their share when a third
 # process runs (a thread that waits at a barrier for a descheduled one burns its slice). So besides the load
@@ -60,7 +61,7 @@ models_dir="${BLOOM_CACHE_DIR:-$HOME/.cache/bloom4j}/bench-models"
 build=1
 quiet=0.15
 max_wait=20
-max_others=0.25
+max_others=0.1
 attempts=3
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -257,11 +258,18 @@ done
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
+flags=$(awk '/^flags/ { n = split($0, f, " "); s = "";
+    for (i = 1; i <= n; i++) if (f[i] ~ /^(avx2|fma|f16c|avx512f|avx512_bf16|avx512_vnni|amx_tile)$/) s = s (s ? " " : "") f[i];
+    print s; exit }' /proc/cpuinfo)
+first_bloom_json=$(awk -F '\t' 'NR == 1 { print $10 }' "$runs")
+bloom_variant=$(sed -n 's/.*"library_variant" *: *"\([^"]*\)".*/\1/p' "$first_bloom_json" | head -n 1)
+llama_variant=$(echo "$LLAMA_BENCH" | sed -n 's|.*/llama-build-[0-9a-f]*-\([^/]*\)/.*|\1|p')
+llama_variant=${llama_variant:-unknown (LLAMA_BENCH=$LLAMA_BENCH)}
 llama_commit=$(sed -n 's/^ *set(BLOOM_GGML_COMMIT "\([0-9a-f]*\)")/\1/p' cmake/ggml.cmake | head -n 1)
 "$java" -cp "$bench_jar" dev.bloom4j.benchmarks.LlamaBenchReport --runs "$runs" \
     --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    --meta "machine=$cpu, $(nproc) cores ($(awk '/^flags/ { n = split($0, f, " "); for (i = 1; i <= n; i++) \
-if (f[i] ~ /^avx512f$|^avx2$/) printf "%s ", f[i]; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)" \
+    --meta "machine=$cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); \
+CPU flags include: $flags; bloom4j's library variant: $bloom_variant; llama.cpp's build: $llama_variant" \
     --meta "bloom4j commit=$commit" \
     --meta "llama.cpp commit=$llama_commit (llama-bench built by ci/llama/build.sh, $LLAMA_BENCH)" \
     --meta "java=$("$java" -version 2>&1 | head -n 1)" \
