@@ -265,13 +265,16 @@ first_bloom_json=$(awk -F '\t' 'NR == 1 { print $10 }' "$runs")
 bloom_variant=$(sed -n 's/.*"library_variant" *: *"\([^"]*\)".*/\1/p' "$first_bloom_json" | head -n 1)
 llama_variant=$(echo "$LLAMA_BENCH" | sed -n 's|.*/llama-build-[0-9a-f]*-\([^/]*\)/.*|\1|p')
 llama_variant=${llama_variant:-unknown (LLAMA_BENCH=$LLAMA_BENCH)}
-llama_commit=$(sed -n 's/^ *set(BLOOM_GGML_COMMIT "\([0-9a-f]*\)")/\1/p' cmake/ggml.cmake | head -n 1)
+# The pin (cmake/fetch-llama.cpp.cmake, formerly cmake/ggml.cmake) and what llama-bench itself says it was built from.
+llama_commit=$(cat cmake/*.cmake | sed -n 's/^ *set(BLOOM_GGML_COMMIT "\([0-9a-f]*\)")/\1/p' | head -n 1)
+first_llama_json=$(awk -F '\t' 'NR == 1 { print $9 }' "$runs")
+llama_build=$(sed -n 's/.*"build_commit": *"\([^"]*\)".*/\1/p' "$first_llama_json" | head -n 1)
 "$java" -cp "$bench_jar" dev.bloom4j.benchmarks.LlamaBenchReport --runs "$runs" \
     --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --meta "machine=$cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); \
 CPU flags include: $flags; bloom4j's library variant: $bloom_variant; llama.cpp's build: $llama_variant" \
     --meta "bloom4j commit=$commit" \
-    --meta "llama.cpp commit=$llama_commit (llama-bench built by ci/llama/build.sh, $LLAMA_BENCH)" \
+    --meta "llama.cpp commit=${llama_commit:-unknown} (llama-bench reports build ${llama_build:-unknown}; built by ci/llama/build.sh: $LLAMA_BENCH)" \
     --meta "java=$("$java" -version 2>&1 | head -n 1)" \
     --meta "threads=$threads, repetitions=$reps, quiet=$quiet cores, max others=$max_others cores, attempts=$attempts" \
     --meta "models=random weights in real BLOOM shapes (bloom init-random), converted with bloom convert" \
