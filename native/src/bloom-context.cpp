@@ -46,9 +46,9 @@ context::context(const model & m, const bloom_context_params & params) : model_(
     ggml_backend_cpu_set_n_threads(backend_, params_.n_threads);
     if (params_.n_threads > 1) {
         // One pool for the context's lifetime: without it ggml starts and joins its workers on every graph, once
-        // per generated token. Measured on a 2-core machine (bloom-560m shape, f16): prefill 72 -> 163 tok/s,
-        // and a tiny model's decode 77 -> 10k tok/s. ggml's default polling (50) keeps the workers spinning
-        // briefly between graphs, which the token-by-token decode loop needs; they sleep after that.
+        // per generated token, which on a busy 2-core machine cost more than the tiny graphs themselves (see the
+        // commit that added it). ggml's default polling (50) keeps the workers spinning briefly between graphs,
+        // which the token-by-token decode loop needs; they sleep after that.
         ggml_threadpool_params tpp = ggml_threadpool_params_default(params_.n_threads);
         threadpool_ = ggml_threadpool_new(&tpp);
         if (!threadpool_) {

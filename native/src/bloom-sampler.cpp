@@ -94,7 +94,8 @@ int32_t sampler::sample(const float * logits) {
     std::sort(ids_.begin(), ids_.begin() + n, by_logit);
 
     // Probabilities of the remaining candidates.
-    std::vector<double> probs(n);
+    std::vector<double> & probs = probs_;
+    probs.resize(n);
     const double max_l = l[ids_[0]];
     double sum = 0.0;
     for (size_t i = 0; i < n; ++i) {

@@ -28,6 +28,7 @@ private:
     std::unordered_map<int32_t, int32_t> counts_;  // occurrences within recent_
     std::vector<float>   work_;
     std::vector<int32_t> ids_;
+    std::vector<double>  probs_;                   // reused: no allocation per sampled token
 };
 
 } // namespace bloom

@@ -10,7 +10,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -40,18 +39,8 @@ final class LogitsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    static final class Input {
-        @Option(names = "--ids", paramLabel = "ID", split = ",", splitSynopsisLabel = ",", required = true,
-                description = "Input token ids, comma-separated.")
-        int[] ids;
-
-        @Option(names = "--text", paramLabel = "TEXT", required = true,
-                description = "Input text, tokenized first (special tokens such as </s> become their ids).")
-        String text;
-    }
-
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Input input;
+    TokenInput input;
 
     @Option(names = "--all", description = "Print the logits of every input position, not only the last.")
     boolean all;
@@ -61,14 +50,9 @@ final class LogitsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (input.ids != null && input.ids.length == 0 || input.text != null && input.text.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), "the input is empty: give at least one token");
-        }
+        input.checkNotEmpty(spec);
         try (BloomModel model = modelOptions.load(main)) {
-            int[] ids = input.ids != null ? input.ids : model.tokenize(input.text);
-            if (ids.length == 0) {
-                throw new ParameterException(spec.commandLine(), "the input text has no tokens");
-            }
+            int[] ids = input.tokens(model, spec);
             // Unless --ctx says otherwise the KV cache is sized to the input: nothing else will be evaluated.
             try (BloomSession session = model.newSession(sessionOptions.config(ids.length))) {
                 session.evaluate(ids, all);

@@ -14,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -48,19 +47,8 @@ final class LogprobsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    static final class Input {
-        @Option(names = "--ids", paramLabel = "ID", split = ",", splitSynopsisLabel = ",", required = true,
-                description = "Input token ids, comma-separated.")
-        int[] ids;
-
-        @Option(names = "--text", paramLabel = "TEXT", required = true,
-                description = "Input text, tokenized first (special tokens such as </s> become their ids; no BOS "
-                        + "is added).")
-        String text;
-    }
-
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Input input;
+    TokenInput input;
 
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
@@ -70,14 +58,9 @@ final class LogprobsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (input.ids != null && input.ids.length == 0 || input.text != null && input.text.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), "the input is empty: give at least one token");
-        }
+        input.checkNotEmpty(spec);
         try (BloomModel model = modelOptions.load(main)) {
-            int[] ids = input.ids != null ? input.ids : model.tokenize(input.text);
-            if (ids.length == 0) {
-                throw new ParameterException(spec.commandLine(), "the input text has no tokens");
-            }
+            int[] ids = input.tokens(model, spec);
             // Unless --ctx says otherwise the KV cache is sized to the input: nothing else will be evaluated.
             try (BloomSession session = model.newSession(sessionOptions.config(ids.length))) {
                 float[] logProbs = session.logProbs(ids);
