@@ -8,15 +8,15 @@
 //   bloom-oracle MODEL.gguf greedy   --ids 1,2,3 --n N
 //
 // Options for every command: --threads N (default 1), --kv f32|f16 (KV-cache type, default f32),
-// --gelu ggml|f32 (default ggml), --no-repack, --batch N (default: the whole prompt in one batch).
+// --gelu ggml|f32 (default ggml), --no-repack, --batch N (default: the whole prompt in one batch), --flash-attn.
 //
 // Choices that matter for a fair comparison:
 //   - tokenize: add_special=false (no BOS/EOS added, like bloom4j's tokenize) and parse_special=true (special
 //     tokens in the text are matched as tokens, as Hugging Face tokenizers do).
 //   - logits/greedy: the KV cache is f32 unless --kv f16 (llama.cpp's default is f16, which rounds K and V to
-//     half precision; bloom4j keeps them in f32), flash attention is off, and the whole prompt is one batch unless
+//     half precision), flash attention is off unless --flash-attn, and the whole prompt is one batch unless
 //     --batch N cuts it into micro-batches of N tokens, so that a comparison can run the same graphs as the other
-//     program does.
+//     program does (bloom4j: f32 cache for f32 weights, f16 otherwise, flash attention on up to 2049 positions).
 //   - greedy: argmax of the logits, ties to the lowest id, one token per decode (it exercises the KV cache);
 //     it never stops at end-of-sequence, so the caller compares exactly N ids.
 //   - --gelu f32: ggml's CPU GELU is approximate (it rounds its input to f16 and looks the answer up in an f16
@@ -25,8 +25,8 @@
 //     formula through llama.cpp's public graph-evaluation callback (cb_eval) before any later node reads it, so
 //     everything else (weights layout, ALiBi, attention, norms, matrix products) is still llama.cpp's own. The
 //     formula is evaluated in f32 with the same operations, in the same order and with the same fused
-//     multiply-adds as ggml evaluates bloom4j's composition of it (sqr, scale+bias, mul, scale, tanhf,
-//     scale+bias, mul), so the result is bit-identical to bloom4j's: the two programs' activations then agree to
+//     multiply-adds as ggml evaluates bloom4j's composition of it, x * sigmoid(2u) for 0.5 * (1 + tanh(u)) (sqr,
+//     scale+bias, mul, sigmoid, mul), so the result is bit-identical to bloom4j's: the two programs' activations then agree to
 //     the last bit wherever their other arithmetic does, which matters with f16 and quantized weights, whose
 //     products first round the activations (to f16, or to 8-bit blocks) and would turn a last-bit difference
 //     into a whole rounding step now and then. The JSON carries "gelu_replaced": the number of GELU nodes
@@ -73,6 +73,7 @@ struct options {
     ggml_type kv_type = GGML_TYPE_F32;
     bool f32_gelu = false;
     bool repack = true;
+    bool flash_attn = false;
     int n_batch = 0;  // 0: the whole prompt
     bool verbose = false;
 };
@@ -111,15 +112,17 @@ bool f32_gelu_callback(ggml_tensor * t, bool ask, void * user_data) {
     if (!state.error.empty()) {
         return false;
     }
-    // BLOOM's GELU, x * 0.5 * (1 + tanh(0.79788456 * x * (1 + 0.044715 * x^2))), one rounding per ggml op.
+    // BLOOM's GELU, x * 0.5 * (1 + tanh(u)) with u = 0.79788456 * x * (1 + 0.044715 * x^2), as x * sigmoid(2u),
+    // one rounding per ggml op.
+    constexpr double two_c = 2.0 * 0.7978845608028654;
+    const float scale = float(two_c * 0.044715), bias = float(two_c);
     float * out = static_cast<float *>(t->data);
     for (int64_t i = 0; i < n; ++i) {
         const float x = state.input[i];
-        const float x2 = x * x;                               // ggml_sqr
-        const float poly = std::fma(x2, 0.044715f, 1.0f);    // ggml_scale_bias: one FMA in ggml's SIMD loop
-        const float inner = (poly * x) * 0.79788456f;         // ggml_mul, ggml_scale
-        const float half = std::fma(std::tanh(inner), 0.5f, 0.5f);  // ggml_tanh (tanhf), ggml_scale_bias
-        out[i] = x * half;                                    // ggml_mul
+        const float x2 = x * x;                                // ggml_sqr
+        const float poly = std::fma(x2, scale, bias);          // ggml_scale_bias: one FMA in ggml's SIMD loop
+        const float sig = 1.0f / (1.0f + std::exp(-(poly * x))); // ggml_mul, ggml_sigmoid (expf)
+        out[i] = x * sig;                                      // ggml_mul
     }
     ++state.replaced;
     return true;
@@ -215,6 +218,8 @@ options parse_args(int argc, char ** argv) {
             o.n_batch = parse_int(value(), "--batch");
         } else if (arg == "--no-repack") {
             o.repack = false;
+        } else if (arg == "--flash-attn") {
+            o.flash_attn = true;
         } else if (arg == "--verbose") {
             o.verbose = true;
         } else {
@@ -301,7 +306,7 @@ context_handle make_context(llama_model * model, const options & o, uint32_t n_t
     cp.n_threads_batch = o.n_threads;
     cp.type_k = o.kv_type;
     cp.type_v = o.kv_type;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.flash_attn_type = o.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.no_perf = true;
     if (o.f32_gelu) {
         cp.cb_eval = f32_gelu_callback;
@@ -488,7 +493,7 @@ int main(int argc, char ** argv) {
     } catch (const usage_error & e) {
         std::fprintf(stderr, "bloom-oracle: %s\nusage: bloom-oracle MODEL.gguf info|tokenize|logits|greedy "
                              "[--text T | --text-file F] [--ids 1,2,3] [--n N] [--threads N] [--kv f32|f16] "
-                             "[--gelu ggml|f32] [--no-repack] [--batch N] [--verbose]\n", e.what());
+                             "[--gelu ggml|f32] [--no-repack] [--batch N] [--flash-attn] [--verbose]\n", e.what());
         return 2;
     } catch (const std::exception & e) {
         std::fprintf(stderr, "bloom-oracle: %s\n", e.what());

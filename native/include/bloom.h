@@ -47,7 +47,7 @@ extern "C" {
 #define BLOOM_VERSION_MINOR 1
 #define BLOOM_VERSION_PATCH 0
 /* Bumped on any incompatible change of a declaration in this file. */
-#define BLOOM_ABI_VERSION 1
+#define BLOOM_ABI_VERSION 2
 
 /* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
 BLOOM_API uint32_t bloom_abi_version(void);
@@ -216,10 +216,28 @@ BLOOM_API int32_t bloom_detokenizer_flush(char * buf, size_t capacity, size_t * 
 
 /* ---------------------------------------------------------------- context (KV cache + compute) */
 
+/* Element type of the KV cache. */
+typedef enum bloom_kv_type {
+    BLOOM_KV_AUTO = 0,  /* f32 for a model with f32 weights (exact), f16 otherwise (half the memory, faster) */
+    BLOOM_KV_F32  = 1,
+    BLOOM_KV_F16  = 2,
+} bloom_kv_type;
+
+/* Whether attention runs as one fused ggml flash-attention op (online softmax, no n_kv x n_tokens score matrix)
+ * or as two matrix products around a softmax. Both apply ALiBi. The fused op takes the ALiBi distances as f16,
+ * exact up to 2048 positions apart; beyond that they round (to even numbers up to 4096, ...), as in llama.cpp. */
+typedef enum bloom_flash_attn {
+    BLOOM_FLASH_ATTN_AUTO = 0,  /* on when n_ctx <= 2049 (every distance exact), off above */
+    BLOOM_FLASH_ATTN_OFF  = 1,
+    BLOOM_FLASH_ATTN_ON   = 2,
+} bloom_flash_attn;
+
 typedef struct bloom_context_params {
-    uint32_t n_ctx;      /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train) */
-    uint32_t n_batch;    /* most tokens evaluated in one graph (default 512) */
-    int32_t  n_threads;  /* CPU threads (default 0 = number of cores) */
+    uint32_t n_ctx;       /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train) */
+    uint32_t n_batch;     /* most tokens evaluated in one graph (default 512) */
+    int32_t  n_threads;   /* CPU threads (default 0 = number of cores) */
+    int32_t  type_kv;     /* a bloom_kv_type (default BLOOM_KV_AUTO) */
+    int32_t  flash_attn;  /* a bloom_flash_attn (default BLOOM_FLASH_ATTN_AUTO) */
 } bloom_context_params;
 
 BLOOM_API bloom_context_params bloom_context_default_params(void);
@@ -247,6 +265,9 @@ BLOOM_API int32_t bloom_context_get_logits(const float ** out_logits, size_t * o
 BLOOM_API uint32_t bloom_context_n_past(const bloom_context * ctx);
 /* Capacity of the KV cache in tokens. */
 BLOOM_API uint32_t bloom_context_n_ctx(const bloom_context * ctx);
+/* The parameters the context runs with, every default resolved: n_ctx, n_threads, type_kv and flash_attn are
+ * never 0 / AUTO here. */
+BLOOM_API bloom_context_params bloom_context_get_params(const bloom_context * ctx);
 
 /* Copies the token ids held in the KV cache (n_past of them) into tokens; *out_n: written or needed. */
 BLOOM_API int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n,

@@ -323,7 +323,9 @@ bloom_context_params bloom_context_default_params(void) {
     bloom_context_params p = {};
     p.n_ctx     = 2048;
     p.n_batch   = 512;
-    p.n_threads = 0;
+    p.n_threads  = 0;
+    p.type_kv    = BLOOM_KV_AUTO;
+    p.flash_attn = BLOOM_FLASH_ATTN_AUTO;
     return p;
 }
 
@@ -391,6 +393,10 @@ int32_t bloom_context_token_logprobs(float * out_logprobs, const bloom_context *
 
 uint32_t bloom_context_n_past(const bloom_context * ctx) { return ctx ? ctx->impl->n_past() : 0; }
 uint32_t bloom_context_n_ctx(const bloom_context * ctx) { return ctx ? ctx->impl->n_ctx() : 0; }
+
+bloom_context_params bloom_context_get_params(const bloom_context * ctx) {
+    return ctx ? ctx->impl->params() : bloom_context_params{};
+}
 
 int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n, const bloom_context * ctx) {
     return guarded([&] {

@@ -57,18 +57,40 @@ context::context(const model & m, const bloom_context_params & params) : model_(
         ggml_backend_cpu_set_threadpool(backend_, threadpool_);
     }
 
-    // KV cache in f32: exact against the f32 reference, and the cache is small next to BLOOM's weights.
+    // KV cache: f32 by default for f32 weights, which the f32 reference checks to 1e-4, f16 otherwise, as llama.cpp
+    // keeps it: half the memory and bandwidth, and ggml's fastest attention kernels read f16.
+    if (params_.type_kv == BLOOM_KV_AUTO) {
+        params_.type_kv = m.weight_dtype == BLOOM_DTYPE_F32 ? BLOOM_KV_F32 : BLOOM_KV_F16;
+    }
+    if (params_.type_kv != BLOOM_KV_F32 && params_.type_kv != BLOOM_KV_F16) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "type_kv %d is not a bloom_kv_type (0 auto, 1 f32, 2 f16)", params_.type_kv);
+    }
+    // Flash attention takes the ALiBi distances as f16, exact up to 2048: on by default while every distance is.
+    if (params_.flash_attn == BLOOM_FLASH_ATTN_AUTO) {
+        params_.flash_attn = params_.n_ctx <= 2049 ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
+    }
+    if (params_.flash_attn != BLOOM_FLASH_ATTN_ON && params_.flash_attn != BLOOM_FLASH_ATTN_OFF) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "flash_attn %d is not a bloom_flash_attn (0 auto, 1 off, 2 on)",
+             params_.flash_attn);
+    }
+    if (params_.flash_attn == BLOOM_FLASH_ATTN_ON && params_.n_ctx > 2049) {
+        BLOOM_LOG_WARN("context: flash attention with n_ctx %u rounds ALiBi distances above 2048 to f16 (as llama.cpp "
+                       "does); set flash_attn off for exact distances", params_.n_ctx);
+    }
+    const ggml_type kv_type = params_.type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     kv_.n_ctx = params_.n_ctx;
+    kv_.flash_attn = params_.flash_attn == BLOOM_FLASH_ATTN_ON;
     ggml_init_params ip = { ggml_tensor_overhead() * size_t(2 * hp.n_layer + 1), nullptr, true };
     ctx_kv_ = ggml_init(ip);
     for (int il = 0; il < hp.n_layer; ++il) {
-        kv_.k.push_back(ggml_new_tensor_2d(ctx_kv_, GGML_TYPE_F32, hp.n_embd, params_.n_ctx));
-        kv_.v.push_back(ggml_new_tensor_2d(ctx_kv_, GGML_TYPE_F32, params_.n_ctx, hp.n_embd));
+        kv_.k.push_back(ggml_new_tensor_2d(ctx_kv_, kv_type, hp.n_embd, params_.n_ctx));
+        kv_.v.push_back(kv_.flash_attn ? ggml_new_tensor_2d(ctx_kv_, kv_type, hp.n_embd, params_.n_ctx)
+                                       : ggml_new_tensor_2d(ctx_kv_, kv_type, params_.n_ctx, hp.n_embd));
     }
     buf_kv_ = ggml_backend_alloc_ctx_tensors(ctx_kv_, backend_);
     if (!buf_kv_) {
         fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB)", params_.n_ctx,
-             2.0 * hp.n_layer * hp.n_embd * params_.n_ctx * 4 / 1048576.0);
+             2.0 * hp.n_layer * hp.n_embd * params_.n_ctx * ggml_type_size(kv_type) / 1048576.0);
     }
     ggml_backend_buffer_clear(buf_kv_, 0);
 
@@ -91,8 +113,9 @@ context::context(const model & m, const bloom_context_params & params) : model_(
         fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot reserve compute buffers for n_batch %u, n_ctx %u", params_.n_batch,
              params_.n_ctx);
     }
-    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %.1f MiB", params_.n_ctx, params_.n_batch,
-                   params_.n_threads, ggml_backend_buffer_get_size(buf_kv_) / 1048576.0);
+    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %s %.1f MiB, flash attention %s",
+                   params_.n_ctx, params_.n_batch, params_.n_threads, ggml_type_name(kv_type),
+                   ggml_backend_buffer_get_size(buf_kv_) / 1048576.0, kv_.flash_attn ? "on" : "off");
 }
 
 context::~context() {
@@ -164,7 +187,13 @@ void context::eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, 
             row[j] = j <= pos ? -float(pos - j) : -INFINITY;
         }
     }
-    ggml_backend_tensor_set(io.mask, mask_.data(), 0, mask_.size() * sizeof(float));
+    if (io.mask->type == GGML_TYPE_F16) {
+        mask_f16_.resize(mask_.size());
+        ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
+        ggml_backend_tensor_set(io.mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
+    } else {
+        ggml_backend_tensor_set(io.mask, mask_.data(), 0, mask_.size() * sizeof(float));
+    }
 
     const ggml_status st = ggml_backend_sched_graph_compute(sched_, gf);
     if (st != GGML_STATUS_SUCCESS) {

@@ -23,6 +23,7 @@ public:
 
     uint32_t n_past() const { return uint32_t(tokens_.size()); }
     uint32_t n_ctx() const { return kv_.n_ctx; }
+    const bloom_context_params & params() const { return params_; }  // defaults resolved
     const std::vector<int32_t> & tokens() const { return tokens_; }
     const std::vector<float> & logits() const { return logits_; }   // n_logit_rows * n_vocab
     size_t n_logit_rows() const { return n_logit_rows_; }
@@ -51,6 +52,7 @@ private:
     kv_cache               kv_;
     std::vector<uint8_t>   graph_meta_;
     std::vector<float>     mask_;
+    std::vector<ggml_fp16_t> mask_f16_;
     std::vector<int32_t>   tokens_;
     std::vector<float>     logits_;
     size_t                 n_logit_rows_ = 0;

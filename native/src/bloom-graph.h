@@ -5,19 +5,22 @@
 
 namespace bloom {
 
-// The KV cache of one context, per layer:
+// The KV cache of one context, per layer (f32 or f16):
 //   k[il]: [n_embd, n_ctx]  row p = keys of position p, heads side by side
-//   v[il]: [n_ctx, n_embd]  transposed, so attention reads V^T rows contiguously
+//   v[il]: flash attention: [n_embd, n_ctx] like k; otherwise [n_ctx, n_embd], transposed, so that the product
+//          with the attention weights reads V^T rows contiguously
 struct kv_cache {
     std::vector<ggml_tensor *> k;
     std::vector<ggml_tensor *> v;
-    uint32_t                   n_ctx = 0;
+    uint32_t                   n_ctx      = 0;
+    bool                       flash_attn = false;
 };
 
 // Inputs the caller fills after allocation, and the output it reads.
 struct graph_io {
     ggml_tensor * tokens = nullptr;  // I32 [n_tokens]
-    ggml_tensor * mask   = nullptr;  // F32 [n_kv, n_tokens]: -(i - j) for key j <= query i, -inf above
+    ggml_tensor * mask   = nullptr;  // [n_kv, n_tokens]: -(i - j) for key j <= query i, -inf above; F16 with
+                                     // flash attention (ggml's fused op takes no other), F32 otherwise
     ggml_tensor * logits = nullptr;  // F32 [n_vocab, n_outputs]
 };
 

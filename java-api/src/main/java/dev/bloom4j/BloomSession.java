@@ -66,6 +66,8 @@ public final class BloomSession implements AutoCloseable {
     private final MemorySegment context;
     private final int contextSize;
     private final int batchSize;
+    private final KvCacheType kvCacheType;
+    private final FlashAttention flashAttention;
     private final int vocabularySize;
     private boolean closed;
     private TokenIterator openStream;
@@ -81,10 +83,15 @@ public final class BloomSession implements AutoCloseable {
             bloom_context_params.n_ctx(params, config.contextSize());
             bloom_context_params.n_batch(params, config.batchSize());
             bloom_context_params.n_threads(params, config.threads());
+            bloom_context_params.type_kv(params, config.kvCacheType().code());
+            bloom_context_params.flash_attn(params, config.flashAttention().code());
             MemorySegment out = tmp.allocate(C_POINTER);
             Native.check(bloom_h.bloom_context_init(out, model.handle(), params));
             this.context = out.get(C_POINTER, 0).reinterpret(arena, bloom_h::bloom_context_free);
             this.contextSize = bloom_h.bloom_context_n_ctx(context);
+            MemorySegment resolved = bloom_h.bloom_context_get_params(tmp, context);
+            this.kvCacheType = KvCacheType.of(bloom_context_params.type_kv(resolved));
+            this.flashAttention = FlashAttention.of(bloom_context_params.flash_attn(resolved));
             this.arena = arena;
             arena = null;
         } finally {
@@ -111,6 +118,18 @@ public final class BloomSession implements AutoCloseable {
     public int batchSize() {
         enter();
         return batchSize;
+    }
+
+    /** The KV cache's element type: {@link KvCacheType#F32} or {@link KvCacheType#F16}, never {@code AUTO}. */
+    public KvCacheType kvCacheType() {
+        enter();
+        return kvCacheType;
+    }
+
+    /** Whether attention runs fused: {@link FlashAttention#ON} or {@link FlashAttention#OFF}, never {@code AUTO}. */
+    public FlashAttention flashAttention() {
+        enter();
+        return flashAttention;
     }
 
     /** Number of tokens in the KV cache ({@code n_past}): the position the next evaluated token gets. */

@@ -6,13 +6,15 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Sizes of a {@link BloomSession}: its KV cache, its evaluation batches and its CPU threads. Defaults come from
- * the native {@code bloom_context_default_params()}.
+ * Sizes of a {@link BloomSession}: its KV cache, its evaluation batches and its CPU threads, and how it computes
+ * attention. Defaults come from the native {@code bloom_context_default_params()}.
  * {@snippet :
  * var config = SessionConfig.builder()
- *         .contextSize(4096)  // tokens the KV cache holds
- *         .batchSize(256)     // most tokens evaluated in one graph
- *         .threads(4)         // 0 = one per core
+ *         .contextSize(4096)                // tokens the KV cache holds
+ *         .batchSize(256)                   // most tokens evaluated in one graph
+ *         .threads(4)                       // 0 = one per core
+ *         .kvCacheType(KvCacheType.F16)     // default AUTO: f32 for f32 weights, else f16
+ *         .flashAttention(FlashAttention.ON) // default AUTO: on up to 2049 tokens of context
  *         .build();
  * try (var session = model.newSession(config)) {
  *     // ...
@@ -22,8 +24,11 @@ import java.lang.foreign.MemorySegment;
  * @param contextSize tokens the KV cache holds; 0 means the model's training context length
  * @param batchSize   most tokens evaluated in one graph; longer inputs are evaluated in chunks of this size
  * @param threads     CPU threads; 0 means one per core
+ * @param kvCacheType    element type of the KV cache
+ * @param flashAttention whether attention runs as ggml's fused flash-attention operation
  */
-public record SessionConfig(int contextSize, int batchSize, int threads) {
+public record SessionConfig(int contextSize, int batchSize, int threads, KvCacheType kvCacheType,
+                            FlashAttention flashAttention) {
 
     /** Validates every field; the message names the offending one. */
     public SessionConfig {
@@ -36,6 +41,12 @@ public record SessionConfig(int contextSize, int batchSize, int threads) {
         }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = one per core), got " + threads);
+        }
+        if (kvCacheType == null) {
+            throw new IllegalArgumentException("kvCacheType must not be null (KvCacheType.AUTO for the default)");
+        }
+        if (flashAttention == null) {
+            throw new IllegalArgumentException("flashAttention must not be null (FlashAttention.AUTO for the default)");
         }
     }
 
@@ -51,7 +62,8 @@ public record SessionConfig(int contextSize, int batchSize, int threads) {
 
     /** A builder starting from this configuration. */
     public Builder toBuilder() {
-        return new Builder().contextSize(contextSize).batchSize(batchSize).threads(threads);
+        return new Builder().contextSize(contextSize).batchSize(batchSize).threads(threads).kvCacheType(kvCacheType)
+                .flashAttention(flashAttention);
     }
 
     /** Builds {@link SessionConfig}; every setter is optional and {@link #build()} validates. */
@@ -59,6 +71,8 @@ public record SessionConfig(int contextSize, int batchSize, int threads) {
         private int contextSize;
         private int batchSize;
         private int threads;
+        private KvCacheType kvCacheType;
+        private FlashAttention flashAttention;
 
         private Builder() {
             Native.init();
@@ -67,6 +81,8 @@ public record SessionConfig(int contextSize, int batchSize, int threads) {
                 contextSize = bloom_context_params.n_ctx(defaults);
                 batchSize = bloom_context_params.n_batch(defaults);
                 threads = bloom_context_params.n_threads(defaults);
+                kvCacheType = KvCacheType.of(bloom_context_params.type_kv(defaults));
+                flashAttention = FlashAttention.of(bloom_context_params.flash_attn(defaults));
             }
         }
 
@@ -88,9 +104,21 @@ public record SessionConfig(int contextSize, int batchSize, int threads) {
             return this;
         }
 
+        /** Element type of the KV cache; {@link KvCacheType#AUTO}: f32 for f32 weights, f16 otherwise. */
+        public Builder kvCacheType(KvCacheType kvCacheType) {
+            this.kvCacheType = kvCacheType;
+            return this;
+        }
+
+        /** Fused flash attention; {@link FlashAttention#AUTO}: on while the context holds at most 2049 tokens. */
+        public Builder flashAttention(FlashAttention flashAttention) {
+            this.flashAttention = flashAttention;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the first invalid field */
         public SessionConfig build() {
-            return new SessionConfig(contextSize, batchSize, threads);
+            return new SessionConfig(contextSize, batchSize, threads, kvCacheType, flashAttention);
         }
     }
 }

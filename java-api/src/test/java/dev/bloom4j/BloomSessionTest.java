@@ -163,8 +163,65 @@ class BloomSessionTest {
         assertTrue(e.getMessage().startsWith("batchSize"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder().contextSize(-1).build());
         assertTrue(e.getMessage().startsWith("contextSize"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> new SessionConfig(16, 16, -2));
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new SessionConfig(16, 16, -2, KvCacheType.AUTO, FlashAttention.AUTO));
         assertTrue(e.getMessage().startsWith("threads"), e.getMessage());
+        assertEquals(KvCacheType.AUTO, d.kvCacheType());
+        assertEquals(FlashAttention.AUTO, d.flashAttention());
+        e = assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder().kvCacheType(null).build());
+        assertTrue(e.getMessage().startsWith("kvCacheType"), e.getMessage());
+    }
+
+    @Test
+    void autoCacheTypeFollowsTheWeightsAndAutoFlashAttentionTheContextSize() {
+        try (BloomSession s = model.newSession(TinyModels.session(64))) {
+            assertEquals(KvCacheType.F32, s.kvCacheType(), "f32 weights keep an exact cache");
+            assertEquals(FlashAttention.ON, s.flashAttention());
+        }
+        try (BloomSession s = model.newSession(TinyModels.session(2050))) {
+            assertEquals(FlashAttention.OFF, s.flashAttention(), "distances above 2048 are not exact in f16");
+        }
+        try (BloomModel f16 = BloomModel.load(TinyModels.random(temp.resolve("tiny-f16"), 5, DataType.F16));
+             BloomSession s = f16.newSession(TinyModels.session(64))) {
+            assertEquals(KvCacheType.F16, s.kvCacheType());
+        }
+    }
+
+    @Test
+    void everyAttentionPathComputesTheSameLogits() {
+        // Flash attention and the softmax path over an f32 cache agree to float32 rounding; an f16 cache moves the
+        // logits by about f16's precision, not more.
+        int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3};
+        float[][] exact = logitsWith(ids, KvCacheType.F32, FlashAttention.OFF);
+        double range = 0;
+        for (float[] row : exact) {
+            for (float v : row) {
+                range = Math.max(range, Math.abs(v));
+            }
+        }
+        assertEquals(0, maxDifference(exact, logitsWith(ids, KvCacheType.F32, FlashAttention.ON)) / range, 1e-5);
+        double f16 = maxDifference(exact, logitsWith(ids, KvCacheType.F16, FlashAttention.ON)) / range;
+        assertTrue(f16 > 0 && f16 < 2e-3, "f16 cache: " + f16);
+        assertEquals(0, maxDifference(exact, logitsWith(ids, KvCacheType.F16, FlashAttention.OFF)) / range, 2e-3);
+    }
+
+    private static float[][] logitsWith(int[] ids, KvCacheType kv, FlashAttention fa) {
+        SessionConfig config = TinyModels.session(64).toBuilder().batchSize(5).kvCacheType(kv).flashAttention(fa)
+                .build();
+        try (BloomSession s = model.newSession(config)) {
+            s.evaluate(ids, true);
+            return s.logitsAll();
+        }
+    }
+
+    private static double maxDifference(float[][] a, float[][] b) {
+        double max = 0;
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[i].length; j++) {
+                max = Math.max(max, Math.abs(a[i][j] - b[i][j]));
+            }
+        }
+        return max;
     }
 
     @Test

@@ -80,6 +80,7 @@ public final class Main implements Runnable {
         CommandLine cli = new CommandLine(main);
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
+        cli.setCaseInsensitiveEnumValuesAllowed(true);  // --kv-cache f16, --flash-attn on
         cli.setExecutionStrategy(parseResult -> {
             // Native logging is configured once, before the library is first touched.
             NATIVE_LOG.setLevel(main.verbose ? Level.INFO : Level.WARNING);

@@ -1,5 +1,7 @@
 package dev.bloom4j.cli;
 
+import dev.bloom4j.FlashAttention;
+import dev.bloom4j.KvCacheType;
 import dev.bloom4j.SessionConfig;
 import picocli.CommandLine.Option;
 
@@ -20,12 +22,25 @@ final class SessionOptions {
                     + "Default: ${DEFAULT-VALUE}.")
     int batchSize;
 
+    @Option(names = "--kv-cache", paramLabel = "TYPE",
+            description = "KV cache element type: ${COMPLETION-CANDIDATES}. AUTO: F32 for a model with f32 weights "
+                    + "(exact), F16 otherwise (half the memory). Default: ${DEFAULT-VALUE}.")
+    KvCacheType kvCacheType = KvCacheType.AUTO;
+
+    @Option(names = "--flash-attn", paramLabel = "MODE",
+            description = "Fused flash attention: ${COMPLETION-CANDIDATES}. It takes ALiBi distances in half "
+                    + "precision, exact up to 2048 positions; AUTO turns it on while --ctx is at most 2049. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    FlashAttention flashAttention = FlashAttention.AUTO;
+
     /** The session configuration; {@code fallbackContextSize} applies when {@code --ctx} has no value. */
     SessionConfig config(int fallbackContextSize) {
         return SessionConfig.builder()
                 .threads(threads)
                 .batchSize(batchSize)
                 .contextSize(contextSize != null ? contextSize : fallbackContextSize)
+                .kvCacheType(kvCacheType)
+                .flashAttention(flashAttention)
                 .build();
     }
 }

@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bloom4j.BloomModel;
 import dev.bloom4j.BloomSession;
+import dev.bloom4j.FlashAttention;
+import dev.bloom4j.KvCacheType;
 import dev.bloom4j.SessionConfig;
 import dev.bloom4j.checkpoint.BloomConfig;
 import dev.bloom4j.checkpoint.RandomCheckpoint;
@@ -18,6 +20,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -140,6 +143,31 @@ class MainTest {
 
         Result text = run("logits", "--model", model, "--text", "Hello");
         assertEquals(0, text.status(), text.err());
+    }
+
+    @Test
+    void kvCacheAndFlashAttentionOptionsReachTheSession() throws Exception {
+        // The test model has f32 weights: AUTO keeps an f32 cache. An f16 cache rounds K and V, so its logits
+        // differ from the f32 ones, and equal those of an API session configured the same way.
+        Result f32 = run("logits", "--model", model, "--ids", "5,6,7,8", "--threads", "1", "--flash-attn", "off");
+        Result f16 = run("logits", "--model", model, "--ids", "5,6,7,8", "--threads", "1", "--kv-cache", "f16",
+                "--flash-attn", "ON");
+        assertEquals(0, f32.status(), f32.err());
+        assertEquals(0, f16.status(), f16.err());
+        assertFalse(Arrays.equals(floats(f32.json().get("logits")), floats(f16.json().get("logits"))),
+                "an f16 cache changes the logits' last bits");
+        try (BloomModel m = BloomModel.load(Path.of(model));
+             BloomSession s = m.newSession(SessionConfig.builder().contextSize(4).threads(1)
+                     .kvCacheType(KvCacheType.F16).flashAttention(FlashAttention.ON).build())) {
+            assertEquals(KvCacheType.F16, s.kvCacheType());
+            assertEquals(FlashAttention.ON, s.flashAttention());
+            s.evaluate(new int[] {5, 6, 7, 8}, false);
+            assertArrayEquals(s.logits(), floats(f16.json().get("logits")));
+        }
+
+        Result bad = run("logits", "--model", model, "--ids", "5", "--kv-cache", "f8");
+        assertEquals(2, bad.status());
+        assertTrue(bad.err().contains("--kv-cache") && bad.err().contains("F16"), bad.err());
     }
 
     @Test

@@ -129,8 +129,8 @@ class GreedyAgainstLlamaCppTest {
     }
 
     static int[] bloomGreedy(Path model, int[] prompt, int n) {
-        SessionConfig config = SessionConfig.builder().contextSize(128).batchSize(LlamaCpp.MATCHED_BATCH).threads(2)
-                .build();
+        SessionConfig config = LlamaCpp.Mode.MATCHED.session().contextSize(128).batchSize(LlamaCpp.MATCHED_BATCH)
+                .threads(2).build();
         GenerationConfig greedy = GenerationConfig.greedy().maxTokens(n).ignoreEos(true);
         try (BloomModel bloom = BloomModel.load(model); BloomSession session = bloom.newSession(config)) {
             Completion completion = session.generate(prompt, greedy, (id, text) -> true);

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bloom4j.FlashAttention;
+import dev.bloom4j.KvCacheType;
+import dev.bloom4j.SessionConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -48,13 +51,27 @@ final class LlamaCpp {
      * themselves, down to the last bit where both use the same ggml kernels.
      */
     enum Mode {
-        STOCK(List.of()),
-        MATCHED(List.of("--gelu", "f32", "--no-repack", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH)));
+        STOCK(List.of(), KvCacheType.F32, FlashAttention.OFF),
+        MATCHED(List.of("--gelu", "f32", "--no-repack", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH)),
+                KvCacheType.F32, FlashAttention.OFF),
+        /** {@link #MATCHED} on bloom4j's fast path: f16 KV cache and flash attention on both sides. */
+        MATCHED_FLASH(List.of("--gelu", "f32", "--no-repack", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH),
+                "--kv", "f16", "--flash-attn"), KvCacheType.F16, FlashAttention.ON);
 
         final List<String> options;
+        /** How llama.cpp keeps its cache and computes attention in this mode; bloom4j's side does the same. */
+        final KvCacheType kvCacheType;
+        final FlashAttention flashAttention;
 
-        Mode(List<String> options) {
+        Mode(List<String> options, KvCacheType kvCacheType, FlashAttention flashAttention) {
             this.options = options;
+            this.kvCacheType = kvCacheType;
+            this.flashAttention = flashAttention;
+        }
+
+        /** A bloom4j session configuration with this mode's KV cache and attention. */
+        SessionConfig.Builder session() {
+            return SessionConfig.builder().kvCacheType(kvCacheType).flashAttention(flashAttention);
         }
     }
 
@@ -125,7 +142,7 @@ final class LlamaCpp {
         return ints(oracle(gguf, "tokenize", List.of("--text-file", file.toString())).get("ids"));
     }
 
-    /** Logits at every position after one batch of {@code ids}, KV cache in f32. */
+    /** Logits at every position after {@code ids}, KV cache and attention as {@code mode} says. */
     float[][] logits(Path gguf, int[] ids, Mode mode) {
         List<String> options = new ArrayList<>(List.of("--ids", joined(ids)));
         options.addAll(mode.options);

@@ -18,6 +18,8 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     uint32_t n_ctx;
  *     uint32_t n_batch;
  *     int32_t n_threads;
+ *     int32_t type_kv;
+ *     int32_t flash_attn;
  * }
  * }
  */
@@ -30,7 +32,9 @@ public class bloom_context_params {
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
         bloom_h.C_INT.withName("n_ctx"),
         bloom_h.C_INT.withName("n_batch"),
-        bloom_h.C_INT.withName("n_threads")
+        bloom_h.C_INT.withName("n_threads"),
+        bloom_h.C_INT.withName("type_kv"),
+        bloom_h.C_INT.withName("flash_attn")
     ).withName("bloom_context_params");
 
     /**
@@ -170,6 +174,94 @@ public class bloom_context_params {
      */
     public static void n_threads(MemorySegment struct, int fieldValue) {
         struct.set(n_threads$LAYOUT, n_threads$OFFSET, fieldValue);
+    }
+
+    private static final OfInt type_kv$LAYOUT = (OfInt)$LAYOUT.select(groupElement("type_kv"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t type_kv
+     * }
+     */
+    public static final OfInt type_kv$layout() {
+        return type_kv$LAYOUT;
+    }
+
+    private static final long type_kv$OFFSET = $LAYOUT.byteOffset(groupElement("type_kv"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t type_kv
+     * }
+     */
+    public static final long type_kv$offset() {
+        return type_kv$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t type_kv
+     * }
+     */
+    public static int type_kv(MemorySegment struct) {
+        return struct.get(type_kv$LAYOUT, type_kv$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t type_kv
+     * }
+     */
+    public static void type_kv(MemorySegment struct, int fieldValue) {
+        struct.set(type_kv$LAYOUT, type_kv$OFFSET, fieldValue);
+    }
+
+    private static final OfInt flash_attn$LAYOUT = (OfInt)$LAYOUT.select(groupElement("flash_attn"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static final OfInt flash_attn$layout() {
+        return flash_attn$LAYOUT;
+    }
+
+    private static final long flash_attn$OFFSET = $LAYOUT.byteOffset(groupElement("flash_attn"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static final long flash_attn$offset() {
+        return flash_attn$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static int flash_attn(MemorySegment struct) {
+        return struct.get(flash_attn$LAYOUT, flash_attn$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t flash_attn
+     * }
+     */
+    public static void flash_attn(MemorySegment struct, int fieldValue) {
+        struct.set(flash_attn$LAYOUT, flash_attn$OFFSET, fieldValue);
     }
 
     /**

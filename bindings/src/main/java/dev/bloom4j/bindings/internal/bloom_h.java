@@ -50,10 +50,10 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_VERSION_PATCH() {
         return BLOOM_VERSION_PATCH;
     }
-    private static final int BLOOM_ABI_VERSION = (int)1L;
+    private static final int BLOOM_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define BLOOM_ABI_VERSION 1
+     * #define BLOOM_ABI_VERSION 2
      * }
      */
     public static int BLOOM_ABI_VERSION() {
@@ -1421,6 +1421,60 @@ public class bloom_h extends bloom_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int BLOOM_KV_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_kv_type.BLOOM_KV_AUTO = 0
+     * }
+     */
+    public static int BLOOM_KV_AUTO() {
+        return BLOOM_KV_AUTO;
+    }
+    private static final int BLOOM_KV_F32 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_kv_type.BLOOM_KV_F32 = 1
+     * }
+     */
+    public static int BLOOM_KV_F32() {
+        return BLOOM_KV_F32;
+    }
+    private static final int BLOOM_KV_F16 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_kv_type.BLOOM_KV_F16 = 2
+     * }
+     */
+    public static int BLOOM_KV_F16() {
+        return BLOOM_KV_F16;
+    }
+    private static final int BLOOM_FLASH_ATTN_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_flash_attn.BLOOM_FLASH_ATTN_AUTO = 0
+     * }
+     */
+    public static int BLOOM_FLASH_ATTN_AUTO() {
+        return BLOOM_FLASH_ATTN_AUTO;
+    }
+    private static final int BLOOM_FLASH_ATTN_OFF = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_flash_attn.BLOOM_FLASH_ATTN_OFF = 1
+     * }
+     */
+    public static int BLOOM_FLASH_ATTN_OFF() {
+        return BLOOM_FLASH_ATTN_OFF;
+    }
+    private static final int BLOOM_FLASH_ATTN_ON = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_flash_attn.BLOOM_FLASH_ATTN_ON = 2
+     * }
+     */
+    public static int BLOOM_FLASH_ATTN_ON() {
+        return BLOOM_FLASH_ATTN_ON;
+    }
 
     private static class bloom_context_default_params {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1839,6 +1893,66 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_context_n_ctx", ctx);
             }
             return (int)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_get_params {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_context_params.layout(),
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_get_params");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_get_params$descriptor() {
+        return bloom_context_get_params.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * }
+     */
+    public static MethodHandle bloom_context_get_params$handle() {
+        return bloom_context_get_params.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * }
+     */
+    public static MemorySegment bloom_context_get_params$address() {
+        return bloom_context_get_params.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * }
+     */
+    public static MemorySegment bloom_context_get_params(SegmentAllocator allocator, MemorySegment ctx) {
+        var mh$ = bloom_context_get_params.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_get_params", allocator, ctx);
+            }
+            return (MemorySegment)mh$.invokeExact(allocator, ctx);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
