@@ -47,7 +47,7 @@ extern "C" {
 #define BLOOM_VERSION_MINOR 1
 #define BLOOM_VERSION_PATCH 0
 /* Bumped on any incompatible change of a declaration in this file. */
-#define BLOOM_ABI_VERSION 2
+#define BLOOM_ABI_VERSION 3
 
 /* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
 BLOOM_API uint32_t bloom_abi_version(void);
@@ -132,6 +132,10 @@ typedef bool (*bloom_progress_callback)(float progress, void * user_data);
 
 typedef struct bloom_model_params {
     bool                    use_mmap;              /* map weight files instead of reading them (default true) */
+    bool                    repack;                /* copy the matrices ggml's CPU backend has interleaved kernels
+                                                      for (Q4_0, Q4_K, IQ4_NL, as the CPU allows) into that layout
+                                                      at load time, as llama.cpp does; their file pages are then
+                                                      released (default true) */
     bloom_progress_callback progress_callback;     /* may be NULL */
     void *                  progress_user_data;
 } bloom_model_params;
@@ -141,7 +145,7 @@ BLOOM_API bloom_model_params bloom_model_default_params(void);
 /* Loads a BLOOM model: a Hugging Face checkpoint directory (config.json, tokenizer.json, and model.safetensors or
  * a sharded model.safetensors.index.json), or a GGUF file as llama.cpp's convert_hf_to_gguf.py and llama-quantize
  * write it (architecture "bloom", any weight type in bloom_dtype, the tokenizer in its metadata). Weight matrices
- * stay in their stored dtype and, with use_mmap, are used in place from the mapped files.
+ * stay in their stored dtype and, with use_mmap, are used in place from the mapped files (repacked ones excepted).
  * out_model: caller owns; free with bloom_model_free.
  * Statuses: BLOOM_ERR_IO, BLOOM_ERR_FORMAT, BLOOM_ERR_UNSUPPORTED, BLOOM_ERR_OUT_OF_MEMORY,
  * BLOOM_ERR_CANCELLED, BLOOM_ERR_INVALID_ARGUMENT. */
@@ -165,6 +169,7 @@ typedef struct bloom_model_info {
     bloom_token eos_token;
     bloom_token pad_token;
     bloom_token unk_token;
+    int32_t n_repacked;      /* weight matrices repacked at load for the CPU's interleaved kernels (0 without repack) */
 } bloom_model_info;
 
 /* Copies the model's hyper-parameters into *out_info. */

@@ -190,6 +190,7 @@ int32_t bloom_ftype_from_name(int32_t * out_ftype, const char * name, size_t nam
 bloom_model_params bloom_model_default_params(void) {
     bloom_model_params p = {};
     p.use_mmap = true;
+    p.repack   = true;
     return p;
 }
 
@@ -236,6 +237,7 @@ int32_t bloom_model_get_info(bloom_model_info * out_info, const bloom_model * mo
         info.eos_token      = m.tokenizer->eos();
         info.pad_token      = m.tokenizer->pad();
         info.unk_token      = m.tokenizer->unk();
+        info.n_repacked     = m.n_repacked;
         *out_info = info;
     });
 }

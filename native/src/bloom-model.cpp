@@ -102,10 +102,15 @@ public:
     binder(model & m, const bloom_model_params & params, size_t n_expected)
         : m_(m), params_(params), n_expected_(n_expected) {}
 
-    ggml_tensor * matrix(const std::string & gguf_name, const tensor_source & src) {
+    // product_only: the graph uses the matrix only as the weight of matrix products (not the embedding table, which
+    // ggml_get_rows reads), so it may be repacked for the CPU's interleaved kernels.
+    ggml_tensor * matrix(const std::string & gguf_name, const tensor_source & src, bool product_only) {
         ggml_tensor * g = ggml_new_tensor_2d(m_.ctx_mapped, src.type, src.ne0, src.ne1);
         ggml_set_name(g, gguf_name.c_str());
         pending_.push_back({g, src});
+        if (product_only) {
+            product_only_.insert(g);
+        }
         m_.stored.push_back({gguf_name, src.name, src.file_index, g});
         m_.n_params += src.ne0 * src.ne1;
         progress();
@@ -123,9 +128,23 @@ public:
 
     // Allocates and fills every tensor declared so far.
     void bind() {
+        // Repacked: matrices ggml's CPU backend has interleaved kernels for (Q4_0, Q4_K, IQ4_NL, ... as the CPU's
+        // features allow) are copied into its repack buffer, as llama.cpp does by default; their file pages are
+        // released once copied, so resident memory stays near the file's size. Everything else is used in place.
+        std::vector<std::pair<ggml_tensor *, tensor_source>> in_place;
+        std::vector<std::pair<ggml_tensor *, tensor_source>> repacked;
+        ggml_backend_buffer_type_t repack_buft = params_.repack ? cpu_repack_buffer_type() : nullptr;
+        for (const auto & entry : pending_) {
+            const bool repack = repack_buft && product_only_.count(entry.first) && repackable(repack_buft, entry.first);
+            (repack ? repacked : in_place).push_back(entry);
+        }
+        if (!repacked.empty()) {
+            bind_repacked(repack_buft, repacked);
+        }
+
         // In place: one CPU buffer over each file mapping.
         std::map<const mapped_file *, ggml_backend_buffer_t> file_buffers;
-        for (const auto & [g, src] : pending_) {
+        for (const auto & [g, src] : in_place) {
             if (file_buffers.count(src.file)) continue;
             const mapped_file * f = src.file;
             ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr(const_cast<uint8_t *>(f->data()), f->size());
@@ -135,7 +154,7 @@ public:
             m_.buffers.push_back(b);
             file_buffers[f] = b;
         }
-        for (const auto & [g, src] : pending_) {
+        for (const auto & [g, src] : in_place) {
             GGML_ASSERT(ggml_nbytes(g) == src.n_bytes);
             if (ggml_backend_tensor_alloc(file_buffers[src.file], g, const_cast<uint8_t *>(src.data)) != GGML_STATUS_SUCCESS) {
                 fail(BLOOM_ERR_INTERNAL, "cannot bind tensor '%s' to its file mapping", src.name.c_str());
@@ -157,6 +176,69 @@ public:
     }
 
 private:
+    // ggml's CPU repack buffer type ("CPU_REPACK"), or nullptr when this build has none.
+    static ggml_backend_buffer_type_t cpu_repack_buffer_type() {
+        ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+        if (!dev) {
+            return nullptr;
+        }
+        auto get_extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
+            ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev), "ggml_backend_dev_get_extra_bufts"));
+        for (ggml_backend_buffer_type_t * b = get_extra ? get_extra(dev) : nullptr; b && *b; ++b) {
+            if (std::strcmp(ggml_backend_buft_name(*b), "CPU_REPACK") == 0) {
+                return *b;
+            }
+        }
+        return nullptr;
+    }
+
+    // Whether the CPU backend would run a product with w, placed in the repack buffer type, on a repacked kernel:
+    // asked through the backend itself, on a probe product whose weight sits in an empty buffer of that type.
+    static bool repackable(ggml_backend_buffer_type_t buft, ggml_tensor * w) {
+        ggml_init_params ip = { 3 * ggml_tensor_overhead(), nullptr, true };
+        ggml_context * ctx = ggml_init(ip);
+        ggml_backend_buffer_t probe = ggml_backend_buft_alloc_buffer(buft, 0);
+        bool ok = false;
+        if (ctx && probe) {
+            ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, w->ne[0], 512);
+            ggml_tensor * op = ggml_mul_mat(ctx, w, x);
+            w->buffer = probe;
+            ok = ggml_backend_dev_supports_op(ggml_backend_buft_get_device(buft), op);
+            w->buffer = nullptr;
+        }
+        if (probe) ggml_backend_buffer_free(probe);
+        if (ctx) ggml_free(ctx);
+        return ok;
+    }
+
+    void bind_repacked(ggml_backend_buffer_type_t buft, const std::vector<std::pair<ggml_tensor *, tensor_source>> & ts) {
+        const size_t align = ggml_backend_buft_get_alignment(buft);
+        size_t total = 0;
+        for (const auto & [g, src] : ts) {
+            total += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, g), align);
+        }
+        ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, total);
+        if (!buf) {
+            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate %.1f MiB for repacked weights", total / 1048576.0);
+        }
+        ggml_backend_buffer_set_usage(buf, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+        m_.buffers.push_back(buf);
+        uint8_t * base = static_cast<uint8_t *>(ggml_backend_buffer_get_base(buf));
+        size_t offset = 0;
+        for (const auto & [g, src] : ts) {
+            GGML_ASSERT(ggml_nbytes(g) == src.n_bytes);
+            if (ggml_backend_tensor_alloc(buf, g, base + offset) != GGML_STATUS_SUCCESS) {
+                fail(BLOOM_ERR_INTERNAL, "cannot place tensor '%s' in the repack buffer", src.name.c_str());
+            }
+            offset += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, g), align);
+            ggml_backend_tensor_set(g, src.data, 0, src.n_bytes);
+            src.file->release(src.data, src.n_bytes);
+        }
+        m_.n_repacked = int32_t(ts.size());
+        BLOOM_LOG_INFO("model: %zu weight matrices repacked for the CPU's interleaved kernels (%.1f MiB)", ts.size(),
+                       total / 1048576.0);
+    }
+
     void progress() {
         ++n_done_;
         if (params_.progress_callback &&
@@ -171,6 +253,7 @@ private:
     size_t                                             n_done_ = 0;
     std::vector<std::pair<ggml_tensor *, tensor_source>> pending_;
     std::vector<std::pair<ggml_tensor *, tensor_source>> owned_;
+    std::set<const ggml_tensor *>                        product_only_;
 };
 
 // The tensor table, the same for every format: which weights BLOOM has, their shapes, and what the graph calls them.
@@ -178,12 +261,13 @@ void fill_table(model & m, weight_finder & f, binder & b) {
     const hparams & hp = m.hp;
     const int64_t E = hp.n_embd, V = hp.n_vocab;
     auto mat = [&](const std::string & gn, const std::string & hn, int64_t ne0, int64_t ne1) {
-        return b.matrix(gn, *f.find(gn, hn, ne0, ne1, true, true));
+        return b.matrix(gn, *f.find(gn, hn, ne0, ne1, true, true), true);
     };
     auto vec = [&](const std::string & gn, const std::string & hn, int64_t n) {
         return b.vector(gn, *f.find(gn, hn, n, 1, false, true));
     };
-    m.tok_embd   = mat("token_embd.weight", "word_embeddings.weight", E, V);
+    m.tok_embd   = b.matrix("token_embd.weight", *f.find("token_embd.weight", "word_embeddings.weight", E, V, true, true),
+                            false);  // read by ggml_get_rows, and the output projection when tied
     m.tok_norm   = vec("token_embd_norm.weight", "word_embeddings_layernorm.weight", E);
     m.tok_norm_b = vec("token_embd_norm.bias", "word_embeddings_layernorm.bias", E);
     m.layers.resize(size_t(hp.n_layer));
@@ -208,7 +292,7 @@ void fill_table(model & m, weight_finder & f, binder & b) {
     m.output_norm_b = vec("output_norm.bias", "ln_f.bias", E);
     // The output projection is tied to the embedding unless the file carries its own.
     const std::optional<tensor_source> out = f.find("output.weight", "lm_head.weight", E, V, true, false);
-    m.output = out ? b.matrix("output.weight", *out) : m.tok_embd;
+    m.output = out ? b.matrix("output.weight", *out, true) : m.tok_embd;
     b.bind();
 
     m.weight_dtype = m.layers.empty() ? dtype_of(m.tok_embd->type) : dtype_of(m.layers[0].wqkv->type);

@@ -60,6 +60,7 @@ struct model {
     std::unique_ptr<vocab> tokenizer;
     bloom_dtype            weight_dtype = BLOOM_DTYPE_F32;
     int64_t                n_params     = 0;
+    int32_t                n_repacked   = 0;  // matrices copied into the CPU backend's repack buffer
     // true: query_key_value rows are per head [q, k, v] (Hugging Face); false: [all q; all k; all v].
     bool                   qkv_interleaved = true;
 

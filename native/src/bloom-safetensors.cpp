@@ -100,6 +100,17 @@ mapped_file::~mapped_file() {
     }
 }
 
+void mapped_file::release(const uint8_t * p, size_t n) const {
+    if (!mapped_ || n == 0) {
+        return;
+    }
+    const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (uintptr_t(p) + page - 1) / page * page, end = (uintptr_t(p) + n) / page * page;
+    if (end > begin) {
+        ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);  // advice: failure changes nothing
+    }
+}
+
 void st_checkpoint::add_file(const std::string & path, bool use_mmap) {
     auto file = std::make_unique<mapped_file>(path, use_mmap);
     const std::string name = base_name(path);

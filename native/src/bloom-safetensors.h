@@ -23,6 +23,9 @@ public:
     const uint8_t * data() const { return data_; }
     size_t          size() const { return size_; }
     const std::string & path() const { return path_; }
+    // Tells the kernel that bytes [p, p + n) of the mapping will not be read again, so that their pages leave the
+    // process's resident memory (a weight copied elsewhere at load time). A no-op for a file read into memory.
+    void release(const uint8_t * p, size_t n) const;
 
 private:
     std::string path_;

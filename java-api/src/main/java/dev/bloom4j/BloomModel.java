@@ -94,6 +94,7 @@ public final class BloomModel implements AutoCloseable {
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment params = bloom_h.bloom_model_default_params(tmp);
             bloom_model_params.use_mmap(params, options.memoryMap());
+            bloom_model_params.repack(params, options.repack());
             ProgressRelay relay = null;
             if (options.progress() != null) {
                 relay = new ProgressRelay(options.progress());
@@ -140,7 +141,8 @@ public final class BloomModel implements AutoCloseable {
                 optionalToken(bloom_model_info.bos_token(s)),
                 optionalToken(bloom_model_info.eos_token(s)),
                 optionalToken(bloom_model_info.pad_token(s)),
-                optionalToken(bloom_model_info.unk_token(s)));
+                optionalToken(bloom_model_info.unk_token(s)),
+                bloom_model_info.n_repacked(s));
     }
 
     private static OptionalInt optionalToken(int id) {

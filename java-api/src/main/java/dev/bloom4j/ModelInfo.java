@@ -28,6 +28,8 @@ import java.util.OptionalInt;
  * @param eosToken                end-of-sequence token, if the tokenizer has one
  * @param padToken                padding token, if the tokenizer has one
  * @param unkToken                unknown token, if the tokenizer has one
+ * @param repackedMatrices        weight matrices copied at load time into the interleaved layout of ggml's CPU
+ *                                kernels ({@link LoadOptions#repack()}); 0 when none qualified or repacking was off
  */
 public record ModelInfo(
         int vocabularySize,
@@ -42,4 +44,5 @@ public record ModelInfo(
         OptionalInt bosToken,
         OptionalInt eosToken,
         OptionalInt padToken,
-        OptionalInt unkToken) {}
+        OptionalInt unkToken,
+        int repackedMatrices) {}

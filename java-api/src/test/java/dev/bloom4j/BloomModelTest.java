@@ -251,6 +251,6 @@ class BloomModelTest {
     void runtimeReportsVersionAndLibrary() {
         assertTrue(BloomRuntime.version().startsWith("0.1.0"), BloomRuntime.version());
         assertTrue(Files.isRegularFile(BloomRuntime.libraryPath()), BloomRuntime.libraryPath().toString());
-        assertEquals(2, BloomRuntime.abiVersion());
+        assertEquals(3, BloomRuntime.abiVersion());
     }
 }

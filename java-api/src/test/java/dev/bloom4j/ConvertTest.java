@@ -110,6 +110,30 @@ class ConvertTest {
     }
 
     @Test
+    void q4WeightsAreRepackedForTheCpuKernelsAndComputeTheSameFunction() {
+        Path gguf = temp.resolve("tiny-repack-q4_0.gguf");
+        BloomConverter.convert(hf, gguf, FileType.Q4_0);
+        int[] ids = {5, 17, 300, 2, 999, 41, 7, 7, 64, 128, 256, 511, 3};
+        try (BloomModel plain = BloomModel.load(gguf, LoadOptions.builder().repack(false).build());
+             BloomModel repacked = BloomModel.load(gguf);
+             BloomModel f32 = BloomModel.load(hf)) {
+            assertEquals(0, plain.info().repackedMatrices());
+            assertEquals(0, f32.info().repackedMatrices(), "ggml has no repacked f32 kernels on x86");
+            // The AVX2 library repacks Q4_0 into 8x8 interleaved blocks: every layer's four matrices (the embedding
+            // table, read by get_rows and tied to the output, stays in place).
+            if (BloomRuntime.libraryVariant().orElse("").equals("x86-64-v3")) {
+                assertEquals(4 * repacked.info().layerCount(), repacked.info().repackedMatrices());
+            }
+            // The interleaved kernels round the activations to 8-bit blocks like the plain ones, but sum in another
+            // order: the same function up to those rounding steps, far below the quantization's own ~1e-1.
+            double error = relativeError(logits(plain, ids), logits(repacked, ids));
+            System.out.printf("q4_0 repacked vs stored layout: max logit error %.3g of the range (%d matrices)%n",
+                    error, repacked.info().repackedMatrices());
+            assertTrue(error < 2e-2, "repacked q4_0 differs by " + error);
+        }
+    }
+
+    @Test
     void requantizingAGgufEqualsConvertingTheCheckpoint() {
         Path f32 = temp.resolve("requant-f32.gguf");
         Path direct = temp.resolve("requant-direct-q8_0.gguf");

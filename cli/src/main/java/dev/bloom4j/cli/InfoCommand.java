@@ -52,6 +52,7 @@ final class InfoCommand implements Callable<Integer> {
             o.put("eos_token", token(info.eosToken()));
             o.put("pad_token", token(info.padToken()));
             o.put("unk_token", token(info.unkToken()));
+            o.put("repacked_matrices", info.repackedMatrices());
         }
         o.put("library_version", BloomRuntime.version());
         o.put("library_path", BloomRuntime.libraryPath().toString());

@@ -33,6 +33,12 @@ final class ModelOptions {
             description = "Read the weight files into memory instead of mapping them (mapping is the default).")
     boolean noMmap;
 
+    @Option(names = "--no-repack",
+            description = "Keep quantized weights in their stored layout instead of repacking Q4_0/Q4_K/IQ4_NL "
+                    + "matrices for the CPU's interleaved kernels at load time (repacking is the default, as in "
+                    + "llama.cpp; it is faster and moves logits by rounding).")
+    boolean noRepack;
+
     /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */
     BloomModel load(Main main) throws IOException {
         Path directory = model;
@@ -44,7 +50,7 @@ final class ModelOptions {
         } else if (RandomCheckpoint.isMarkedRandom(directory)) {
             main.err.println(RANDOM_NOTICE);
         }
-        LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap);
+        LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap).repack(!noRepack);
         Console console = System.console();
         ProgressBar bar = null;
         if (console != null && console.isTerminal()) {

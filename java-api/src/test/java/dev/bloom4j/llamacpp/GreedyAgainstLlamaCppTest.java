@@ -132,7 +132,7 @@ class GreedyAgainstLlamaCppTest {
         SessionConfig config = LlamaCpp.Mode.MATCHED.session().contextSize(128).batchSize(LlamaCpp.MATCHED_BATCH)
                 .threads(2).build();
         GenerationConfig greedy = GenerationConfig.greedy().maxTokens(n).ignoreEos(true);
-        try (BloomModel bloom = BloomModel.load(model); BloomSession session = bloom.newSession(config)) {
+        try (BloomModel bloom = LlamaCpp.Mode.MATCHED.load(model); BloomSession session = bloom.newSession(config)) {
             Completion completion = session.generate(prompt, greedy, (id, text) -> true);
             return completion.ids();
         }

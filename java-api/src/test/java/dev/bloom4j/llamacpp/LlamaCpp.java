@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bloom4j.BloomModel;
 import dev.bloom4j.FlashAttention;
 import dev.bloom4j.KvCacheType;
+import dev.bloom4j.LoadOptions;
 import dev.bloom4j.SessionConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -51,27 +53,37 @@ final class LlamaCpp {
      * themselves, down to the last bit where both use the same ggml kernels.
      */
     enum Mode {
-        STOCK(List.of(), KvCacheType.F32, FlashAttention.OFF),
+        STOCK(List.of(), KvCacheType.F32, FlashAttention.OFF, true),
         MATCHED(List.of("--gelu", "f32", "--no-repack", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH)),
-                KvCacheType.F32, FlashAttention.OFF),
-        /** {@link #MATCHED} on bloom4j's fast path: f16 KV cache and flash attention on both sides. */
-        MATCHED_FLASH(List.of("--gelu", "f32", "--no-repack", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH),
-                "--kv", "f16", "--flash-attn"), KvCacheType.F16, FlashAttention.ON);
+                KvCacheType.F32, FlashAttention.OFF, false),
+        /**
+         * {@link #MATCHED} on bloom4j's default fast path: f16 KV cache, flash attention and repacked weights on both
+         * sides.
+         */
+        MATCHED_FLASH(List.of("--gelu", "f32", "--batch", Integer.toString(LlamaCpp.MATCHED_BATCH), "--kv", "f16",
+                "--flash-attn"), KvCacheType.F16, FlashAttention.ON, true);
 
         final List<String> options;
-        /** How llama.cpp keeps its cache and computes attention in this mode; bloom4j's side does the same. */
+        /** How llama.cpp keeps its cache, computes attention and lays out weights here; bloom4j does the same. */
         final KvCacheType kvCacheType;
         final FlashAttention flashAttention;
+        final boolean repack;
 
-        Mode(List<String> options, KvCacheType kvCacheType, FlashAttention flashAttention) {
+        Mode(List<String> options, KvCacheType kvCacheType, FlashAttention flashAttention, boolean repack) {
             this.options = options;
             this.kvCacheType = kvCacheType;
             this.flashAttention = flashAttention;
+            this.repack = repack;
         }
 
         /** A bloom4j session configuration with this mode's KV cache and attention. */
         SessionConfig.Builder session() {
             return SessionConfig.builder().kvCacheType(kvCacheType).flashAttention(flashAttention);
+        }
+
+        /** Loads a model for bloom4j's side of this mode (weights repacked or not). */
+        BloomModel load(Path model) {
+            return BloomModel.load(model, LoadOptions.builder().repack(repack).build());
         }
     }
 

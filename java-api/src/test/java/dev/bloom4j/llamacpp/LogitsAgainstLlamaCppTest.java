@@ -36,9 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  *       changed how it rounds something; with f16 or quantized weights, whose products round the activations first
  *       (to f16, or to 8-bit blocks), a last-bit difference anywhere becomes a whole rounding step now and then,
  *       ~1e-4 (f16) to ~1e-2 (quantized) of the range.</li>
- *   <li><b>Matched with flash attention</b>: the same, with f16 KV caches and ggml's fused flash attention on both
- *       sides (bloom4j's default path for non-f32 weights): bound 1e-4, measured 0, bit-identical, for every
- *       file.</li>
+ *   <li><b>Matched with flash attention</b>: the same, with f16 KV caches, ggml's fused flash attention and
+ *       repacked weights on both sides (bloom4j's default path for non-f32 weights): bound 1e-4, measured 0,
+ *       bit-identical, for every file.</li>
  *   <li><b>Stock</b>: llama.cpp as shipped. Its f16-table GELU puts it 4e-5 to 4e-4 of the range from the float64
  *       reference on these models (bloom4j: ~2e-7 for f32), so f32/f16 get the table's precision, 2^-11, doubled
  *       for two layers: 1e-3. Quantized files add those rounding steps (and the repacked Q4_0/Q4_K kernels sum in
@@ -225,7 +225,7 @@ class LogitsAgainstLlamaCppTest {
         // Batches of 32 split the 64-token prompt into two graphs, so the KV cache carries state between them;
         // stock llama.cpp evaluates it as one graph, matched llama.cpp cuts it the same way.
         SessionConfig config = mode.session().contextSize(128).batchSize(LlamaCpp.MATCHED_BATCH).threads(2).build();
-        try (BloomModel bloom = BloomModel.load(model); BloomSession session = bloom.newSession(config)) {
+        try (BloomModel bloom = mode.load(model); BloomSession session = bloom.newSession(config)) {
             session.evaluate(ids, true);
             return session.logitsAll();
         }

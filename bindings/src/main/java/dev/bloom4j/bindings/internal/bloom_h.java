@@ -50,10 +50,10 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_VERSION_PATCH() {
         return BLOOM_VERSION_PATCH;
     }
-    private static final int BLOOM_ABI_VERSION = (int)2L;
+    private static final int BLOOM_ABI_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define BLOOM_ABI_VERSION 2
+     * #define BLOOM_ABI_VERSION 3
      * }
      */
     public static int BLOOM_ABI_VERSION() {

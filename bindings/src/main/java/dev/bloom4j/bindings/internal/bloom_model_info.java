@@ -28,6 +28,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     bloom_token eos_token;
  *     bloom_token pad_token;
  *     bloom_token unk_token;
+ *     int32_t n_repacked;
  * }
  * }
  */
@@ -50,7 +51,9 @@ public class bloom_model_info {
         bloom_h.C_INT.withName("bos_token"),
         bloom_h.C_INT.withName("eos_token"),
         bloom_h.C_INT.withName("pad_token"),
-        bloom_h.C_INT.withName("unk_token")
+        bloom_h.C_INT.withName("unk_token"),
+        bloom_h.C_INT.withName("n_repacked"),
+        MemoryLayout.paddingLayout(4)
     ).withName("bloom_model_info");
 
     /**
@@ -630,6 +633,50 @@ public class bloom_model_info {
      */
     public static void unk_token(MemorySegment struct, int fieldValue) {
         struct.set(unk_token$LAYOUT, unk_token$OFFSET, fieldValue);
+    }
+
+    private static final OfInt n_repacked$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_repacked"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t n_repacked
+     * }
+     */
+    public static final OfInt n_repacked$layout() {
+        return n_repacked$LAYOUT;
+    }
+
+    private static final long n_repacked$OFFSET = $LAYOUT.byteOffset(groupElement("n_repacked"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t n_repacked
+     * }
+     */
+    public static final long n_repacked$offset() {
+        return n_repacked$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t n_repacked
+     * }
+     */
+    public static int n_repacked(MemorySegment struct) {
+        return struct.get(n_repacked$LAYOUT, n_repacked$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t n_repacked
+     * }
+     */
+    public static void n_repacked(MemorySegment struct, int fieldValue) {
+        struct.set(n_repacked$LAYOUT, n_repacked$OFFSET, fieldValue);
     }
 
     /**

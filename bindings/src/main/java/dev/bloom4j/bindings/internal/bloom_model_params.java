@@ -16,6 +16,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  * {@snippet lang=c :
  * struct bloom_model_params {
  *     _Bool use_mmap;
+ *     _Bool repack;
  *     bloom_progress_callback progress_callback;
  *     void *progress_user_data;
  * }
@@ -29,7 +30,8 @@ public class bloom_model_params {
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
         bloom_h.C_BOOL.withName("use_mmap"),
-        MemoryLayout.paddingLayout(7),
+        bloom_h.C_BOOL.withName("repack"),
+        MemoryLayout.paddingLayout(6),
         bloom_h.C_POINTER.withName("progress_callback"),
         bloom_h.C_POINTER.withName("progress_user_data")
     ).withName("bloom_model_params");
@@ -83,6 +85,50 @@ public class bloom_model_params {
      */
     public static void use_mmap(MemorySegment struct, boolean fieldValue) {
         struct.set(use_mmap$LAYOUT, use_mmap$OFFSET, fieldValue);
+    }
+
+    private static final OfBoolean repack$LAYOUT = (OfBoolean)$LAYOUT.select(groupElement("repack"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * _Bool repack
+     * }
+     */
+    public static final OfBoolean repack$layout() {
+        return repack$LAYOUT;
+    }
+
+    private static final long repack$OFFSET = $LAYOUT.byteOffset(groupElement("repack"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * _Bool repack
+     * }
+     */
+    public static final long repack$offset() {
+        return repack$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * _Bool repack
+     * }
+     */
+    public static boolean repack(MemorySegment struct) {
+        return struct.get(repack$LAYOUT, repack$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * _Bool repack
+     * }
+     */
+    public static void repack(MemorySegment struct, boolean fieldValue) {
+        struct.set(repack$LAYOUT, repack$OFFSET, fieldValue);
     }
 
     private static final AddressLayout progress_callback$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("progress_callback"));
