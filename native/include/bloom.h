@@ -47,7 +47,7 @@ extern "C" {
 #define BLOOM_VERSION_MINOR 1
 #define BLOOM_VERSION_PATCH 0
 /* Bumped on any incompatible change of a declaration in this file. */
-#define BLOOM_ABI_VERSION 3
+#define BLOOM_ABI_VERSION 4
 
 /* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
 BLOOM_API uint32_t bloom_abi_version(void);
@@ -130,7 +130,20 @@ BLOOM_API const char * bloom_dtype_name(int32_t dtype);
  * BLOOM_ERR_CANCELLED). Runs on the loading thread. */
 typedef bool (*bloom_progress_callback)(float progress, void * user_data);
 
+/* How the weights of offloaded layers are spread over GPUs. */
+typedef enum bloom_split_mode {
+    BLOOM_SPLIT_NONE = 0,  /* all on one GPU, main_gpu */
+    BLOOM_SPLIT_ROW  = 1,  /* every weight matrix split by rows across all GPUs of the host, through ggml's own split
+                              buffer type (CUDA), in proportion to their memory; the rest on main_gpu */
+} bloom_split_mode;
+
 typedef struct bloom_model_params {
+    int32_t                 n_gpu_layers;          /* transformer blocks to run on a GPU, the last ones first; -1 = all
+                                                      of them and the output layer (default); 0 = CPU only. Ignored,
+                                                      with a log line, when the library has no GPU backend or finds
+                                                      no GPU */
+    int32_t                 main_gpu;              /* which GPU, counting GPU devices only from 0 (default 0) */
+    int32_t                 split_mode;            /* a bloom_split_mode (default BLOOM_SPLIT_NONE) */
     bool                    use_mmap;              /* map weight files instead of reading them (default true) */
     bool                    repack;                /* copy the matrices ggml's CPU backend has interleaved kernels
                                                       for (Q4_0, Q4_K, IQ4_NL, as the CPU allows) into that layout
@@ -152,6 +165,29 @@ BLOOM_API bloom_model_params bloom_model_default_params(void);
 BLOOM_API int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t path_len,
                                    bloom_model_params params);
 
+/* ---------------------------------------------------------------- devices */
+
+typedef enum bloom_device_type {
+    BLOOM_DEVICE_CPU   = 0,
+    BLOOM_DEVICE_GPU   = 1,
+    BLOOM_DEVICE_IGPU  = 2,  /* integrated GPU, sharing host memory */
+    BLOOM_DEVICE_ACCEL = 3,  /* an accelerator that works alongside the CPU (e.g. a BLAS library) */
+} bloom_device_type;
+
+typedef struct bloom_device_info {
+    char     name[64];          /* ggml's device name, e.g. "CPU", "CUDA0" */
+    char     description[256];  /* e.g. the CPU model, "NVIDIA H100 80GB HBM3" */
+    int32_t  type;              /* a bloom_device_type */
+    uint64_t memory_free;       /* bytes, as the device reports them */
+    uint64_t memory_total;
+} bloom_device_info;
+
+/* Compute devices this library can use, in ggml's order: GPUs of each compiled-in backend (none in a CPU-only
+ * build, or with no driver), then the CPU. */
+BLOOM_API int32_t bloom_device_count(void);
+/* Describes device index (0 <= index < bloom_device_count()). BLOOM_ERR_INVALID_ARGUMENT for another index. */
+BLOOM_API int32_t bloom_device_get_info(bloom_device_info * out_info, int32_t index);
+
 /* Frees the model. Every context, sampler and detokenizer made from it must be freed first. */
 BLOOM_API void bloom_model_free(bloom_model * model);
 
@@ -170,6 +206,8 @@ typedef struct bloom_model_info {
     bloom_token pad_token;
     bloom_token unk_token;
     int32_t n_repacked;      /* weight matrices repacked at load for the CPU's interleaved kernels (0 without repack) */
+    int32_t n_gpu_layers;    /* transformer blocks whose weights are on a GPU (0: CPU only) */
+    int32_t gpu_device;      /* the bloom_device index of the (main) GPU, -1 when none */
 } bloom_model_info;
 
 /* Copies the model's hyper-parameters into *out_info. */
@@ -238,7 +276,8 @@ typedef enum bloom_flash_attn {
 } bloom_flash_attn;
 
 typedef struct bloom_context_params {
-    uint32_t n_ctx;       /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train) */
+    uint32_t n_ctx;       /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train); rounded up to a
+                             multiple of 256 when layers run on a GPU (bloom_context_n_ctx tells) */
     uint32_t n_batch;     /* most tokens evaluated in one graph (default 512) */
     int32_t  n_threads;   /* CPU threads (default 0 = number of cores) */
     int32_t  type_kv;     /* a bloom_kv_type (default BLOOM_KV_AUTO) */

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -185,12 +186,46 @@ int32_t bloom_ftype_from_name(int32_t * out_ftype, const char * name, size_t nam
     });
 }
 
+// ---------------------------------------------------------------- devices
+
+int32_t bloom_device_count(void) {
+    return int32_t(ggml_backend_dev_count());
+}
+
+int32_t bloom_device_get_info(bloom_device_info * out_info, int32_t index) {
+    return guarded([&] {
+        require(out_info, "out_info");
+        if (index < 0 || size_t(index) >= ggml_backend_dev_count()) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "device index %d is out of range [0, %zu)", index,
+                        ggml_backend_dev_count());
+        }
+        ggml_backend_dev_t d = ggml_backend_dev_get(size_t(index));
+        bloom_device_info info = {};
+        std::snprintf(info.name, sizeof info.name, "%s", ggml_backend_dev_name(d));
+        std::snprintf(info.description, sizeof info.description, "%s", ggml_backend_dev_description(d));
+        switch (ggml_backend_dev_type(d)) {
+            case GGML_BACKEND_DEVICE_TYPE_CPU:   info.type = BLOOM_DEVICE_CPU; break;
+            case GGML_BACKEND_DEVICE_TYPE_GPU:   info.type = BLOOM_DEVICE_GPU; break;
+            case GGML_BACKEND_DEVICE_TYPE_IGPU:  info.type = BLOOM_DEVICE_IGPU; break;
+            default:                             info.type = BLOOM_DEVICE_ACCEL; break;
+        }
+        size_t free_mem = 0, total_mem = 0;
+        ggml_backend_dev_memory(d, &free_mem, &total_mem);
+        info.memory_free = free_mem;
+        info.memory_total = total_mem;
+        *out_info = info;
+    });
+}
+
 // ---------------------------------------------------------------- model
 
 bloom_model_params bloom_model_default_params(void) {
     bloom_model_params p = {};
-    p.use_mmap = true;
-    p.repack   = true;
+    p.n_gpu_layers = -1;
+    p.main_gpu     = 0;
+    p.split_mode   = BLOOM_SPLIT_NONE;
+    p.use_mmap     = true;
+    p.repack       = true;
     return p;
 }
 
@@ -238,6 +273,11 @@ int32_t bloom_model_get_info(bloom_model_info * out_info, const bloom_model * mo
         info.pad_token      = m.tokenizer->pad();
         info.unk_token      = m.tokenizer->unk();
         info.n_repacked     = m.n_repacked;
+        info.n_gpu_layers   = m.n_gpu_layers;
+        info.gpu_device     = -1;
+        for (size_t i = 0; m.gpu && i < ggml_backend_dev_count(); ++i) {
+            if (ggml_backend_dev_get(i) == m.gpu) info.gpu_device = int32_t(i);
+        }
         *out_info = info;
     });
 }

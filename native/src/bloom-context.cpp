@@ -10,6 +10,33 @@
 
 namespace bloom {
 
+namespace {
+
+// Whether the GPU has a flash-attention kernel for this model's head size with a cache of this type: asked through
+// the backend, on a probe op whose K and V sit in an empty buffer of the GPU's type.
+bool gpu_supports_flash_attn(const model & m, int32_t type_kv) {
+    const ggml_type t = type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+    const int64_t d = m.hp.head_dim(), H = m.hp.n_head, n_kv = 256;
+    ggml_init_params ip = { 8 * ggml_tensor_overhead(), nullptr, true };
+    ggml_context * ctx = ggml_init(ip);
+    ggml_backend_buffer_t probe = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(m.gpu), 0);
+    bool ok = false;
+    if (ctx && probe) {
+        ggml_tensor * q = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, d, 1, H);
+        ggml_tensor * k = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
+        ggml_tensor * v = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
+        ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, 1);
+        ggml_tensor * op = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f, 8.0f, 0.0f);
+        for (ggml_tensor * x : {q, k, v, mask}) x->buffer = probe;
+        ok = ggml_backend_dev_supports_op(m.gpu, op);
+    }
+    if (probe) ggml_backend_buffer_free(probe);
+    if (ctx) ggml_free(ctx);
+    return ok;
+}
+
+} // namespace
+
 context::guard::guard(const context & c) : c_(c) {
     if (c_.busy_.exchange(true, std::memory_order_acquire)) {
         fail(BLOOM_ERR_BUSY, "this context is in use by another thread; a context serves one thread at a time");
@@ -65,9 +92,25 @@ context::context(const model & m, const bloom_context_params & params) : model_(
     if (params_.type_kv != BLOOM_KV_F32 && params_.type_kv != BLOOM_KV_F16) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "type_kv %d is not a bloom_kv_type (0 auto, 1 f32, 2 f16)", params_.type_kv);
     }
-    // Flash attention takes the ALiBi distances as f16, exact up to 2048: on by default while every distance is.
+    if (m.gpu) {
+        gpu_backend_ = ggml_backend_dev_init(m.gpu, nullptr);
+        if (!gpu_backend_) {
+            fail(BLOOM_ERR_INTERNAL, "cannot initialise the %s backend", ggml_backend_dev_name(m.gpu));
+        }
+        // GPU flash-attention kernels work on whole tiles of 256 cached positions.
+        kv_.n_pad = 256;
+        params_.n_ctx = GGML_PAD(params_.n_ctx, kv_.n_pad);
+    }
+    // Flash attention takes the ALiBi distances as f16, exact up to 2048: on by default while every distance is,
+    // and where the GPU (if any) has a kernel for this head size and cache type.
     if (params_.flash_attn == BLOOM_FLASH_ATTN_AUTO) {
-        params_.flash_attn = params_.n_ctx <= 2049 ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
+        const bool exact = params_.n_ctx <= 2049;
+        const bool gpu_ok = !m.gpu || gpu_supports_flash_attn(m, params_.type_kv);
+        params_.flash_attn = exact && gpu_ok ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
+        if (exact && !gpu_ok) {
+            BLOOM_LOG_INFO("context: %s has no flash-attention kernel for head size %d: attention by matrix products",
+                           ggml_backend_dev_name(m.gpu), hp.head_dim());
+        }
     }
     if (params_.flash_attn != BLOOM_FLASH_ATTN_ON && params_.flash_attn != BLOOM_FLASH_ATTN_OFF) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "flash_attn %d is not a bloom_flash_attn (0 auto, 1 off, 2 on)",
@@ -80,23 +123,45 @@ context::context(const model & m, const bloom_context_params & params) : model_(
     const ggml_type kv_type = params_.type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     kv_.n_ctx = params_.n_ctx;
     kv_.flash_attn = params_.flash_attn == BLOOM_FLASH_ATTN_ON;
+    // Each layer's cache lives where its weights are: on the GPU for offloaded layers, else in host memory.
     ggml_init_params ip = { ggml_tensor_overhead() * size_t(2 * hp.n_layer + 1), nullptr, true };
     ctx_kv_ = ggml_init(ip);
+    ctx_kv_gpu_ = ggml_init(ip);
+    size_t n_gpu_layers = 0;
     for (int il = 0; il < hp.n_layer; ++il) {
-        kv_.k.push_back(ggml_new_tensor_2d(ctx_kv_, kv_type, hp.n_embd, params_.n_ctx));
-        kv_.v.push_back(kv_.flash_attn ? ggml_new_tensor_2d(ctx_kv_, kv_type, hp.n_embd, params_.n_ctx)
-                                       : ggml_new_tensor_2d(ctx_kv_, kv_type, params_.n_ctx, hp.n_embd));
+        const bool on_gpu = m.gpu && m.layer_gpu[size_t(il)];
+        n_gpu_layers += on_gpu;
+        ggml_context * c = on_gpu ? ctx_kv_gpu_ : ctx_kv_;
+        kv_.k.push_back(ggml_new_tensor_2d(c, kv_type, hp.n_embd, params_.n_ctx));
+        kv_.v.push_back(kv_.flash_attn ? ggml_new_tensor_2d(c, kv_type, hp.n_embd, params_.n_ctx)
+                                       : ggml_new_tensor_2d(c, kv_type, params_.n_ctx, hp.n_embd));
     }
-    buf_kv_ = ggml_backend_alloc_ctx_tensors(ctx_kv_, backend_);
-    if (!buf_kv_) {
-        fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB)", params_.n_ctx,
-             2.0 * hp.n_layer * hp.n_embd * params_.n_ctx * ggml_type_size(kv_type) / 1048576.0);
+    const double layer_mib = 2.0 * hp.n_embd * params_.n_ctx * ggml_type_size(kv_type) / 1048576.0;
+    if (n_gpu_layers < size_t(hp.n_layer)) {
+        buf_kv_ = ggml_backend_alloc_ctx_tensors(ctx_kv_, backend_);
+        if (!buf_kv_) {
+            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB)", params_.n_ctx,
+                 layer_mib * double(size_t(hp.n_layer) - n_gpu_layers));
+        }
+        ggml_backend_buffer_clear(buf_kv_, 0);
     }
-    ggml_backend_buffer_clear(buf_kv_, 0);
+    if (n_gpu_layers > 0) {
+        buf_kv_gpu_ = ggml_backend_alloc_ctx_tensors(ctx_kv_gpu_, gpu_backend_);
+        if (!buf_kv_gpu_) {
+            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB) on %s", params_.n_ctx,
+                 layer_mib * double(n_gpu_layers), ggml_backend_dev_name(m.gpu));
+        }
+        ggml_backend_buffer_clear(buf_kv_gpu_, 0);
+    }
 
     graph_meta_.resize(ggml_tensor_overhead() * graph_max_nodes(m) + ggml_graph_overhead_custom(graph_max_nodes(m), false));
-    ggml_backend_t backends[] = { backend_ };
-    sched_ = ggml_backend_sched_new(backends, nullptr, 1, graph_max_nodes(m), false, false);
+    // The scheduler runs each op where its weights are and copies activations between devices; with op_offload,
+    // products of large batches with CPU-resident weights (the embedding table) may run on the GPU too.
+    std::vector<ggml_backend_t> backends;
+    if (gpu_backend_) backends.push_back(gpu_backend_);
+    backends.push_back(backend_);  // the CPU last: ggml's scheduler wants it there, as the fallback
+    sched_ = ggml_backend_sched_new(backends.data(), nullptr, int(backends.size()), graph_max_nodes(m), false,
+                                    gpu_backend_ != nullptr);
 
     // Reserve the common worst case now (a full batch against a full cache, logits of its last token), so an
     // undersized machine fails here with a clear error instead of in the middle of a generation. Logits for every
@@ -113,15 +178,19 @@ context::context(const model & m, const bloom_context_params & params) : model_(
         fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot reserve compute buffers for n_batch %u, n_ctx %u", params_.n_batch,
              params_.n_ctx);
     }
-    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %s %.1f MiB, flash attention %s",
+    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %s %.1f MiB%s%s, flash attention %s",
                    params_.n_ctx, params_.n_batch, params_.n_threads, ggml_type_name(kv_type),
-                   ggml_backend_buffer_get_size(buf_kv_) / 1048576.0, kv_.flash_attn ? "on" : "off");
+                   layer_mib * hp.n_layer, gpu_backend_ ? " of it on " : "",
+                   gpu_backend_ ? ggml_backend_dev_name(m.gpu) : "", kv_.flash_attn ? "on" : "off");
 }
 
 context::~context() {
     if (sched_) ggml_backend_sched_free(sched_);
     if (buf_kv_) ggml_backend_buffer_free(buf_kv_);
+    if (buf_kv_gpu_) ggml_backend_buffer_free(buf_kv_gpu_);
     if (ctx_kv_) ggml_free(ctx_kv_);
+    if (ctx_kv_gpu_) ggml_free(ctx_kv_gpu_);
+    if (gpu_backend_) ggml_backend_free(gpu_backend_);
     if (backend_) ggml_backend_free(backend_);
     if (threadpool_) ggml_threadpool_free(threadpool_);
 }
@@ -165,7 +234,7 @@ void context::decode(const int32_t * tokens, size_t n_tokens, bool all_logits) {
 
 void context::eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out) {
     const int n_past = int(tokens_.size());
-    const int n_kv   = n_past + n_tokens;
+    const int n_kv   = kv_.n_kv(n_past + n_tokens);
 
     ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
     ggml_context * ctx0 = ggml_init(gp);

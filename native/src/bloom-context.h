@@ -44,11 +44,14 @@ private:
 
     const model &          model_;
     bloom_context_params   params_;
-    ggml_backend_t         backend_ = nullptr;
+    ggml_backend_t         backend_ = nullptr;      // the CPU
+    ggml_backend_t         gpu_backend_ = nullptr;  // the model's GPU, when it has one
     ggml_threadpool_t      threadpool_ = nullptr;
     ggml_backend_sched_t   sched_   = nullptr;
     ggml_context *         ctx_kv_  = nullptr;
     ggml_backend_buffer_t  buf_kv_  = nullptr;
+    ggml_context *         ctx_kv_gpu_ = nullptr;   // cache of the layers on the GPU
+    ggml_backend_buffer_t  buf_kv_gpu_ = nullptr;
     kv_cache               kv_;
     std::vector<uint8_t>   graph_meta_;
     std::vector<float>     mask_;

@@ -461,7 +461,8 @@ void convert(const std::string & in_path, const std::string & out_path, const bl
                                                : int(std::max(1u, std::thread::hardware_concurrency()));
 
     bloom_model_params mp = bloom_model_default_params();
-    mp.repack = false;  // the writer reads the weights' stored bytes
+    mp.repack = false;      // the writer reads the weights' stored bytes, in host memory
+    mp.n_gpu_layers = 0;
     std::unique_ptr<model> m = model::load(in_path, mp);
     if (m->hp.residual_post_ln) {
         fail(BLOOM_ERR_UNSUPPORTED, "%s/config.json sets apply_residual_connection_post_layernorm, which GGUF cannot "

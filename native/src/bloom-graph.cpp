@@ -34,7 +34,7 @@ ggml_tensor * build_gelu_tanh(ggml_context * ctx, ggml_tensor * x) {
 ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, const kv_cache & kv, const graph_io & io,
                          int il, ggml_tensor * qkv, int n_tokens, int n_past) {
     const hparams & hp = m.hp;
-    const int64_t d = hp.head_dim(), H = hp.n_head, E = hp.n_embd, T = n_tokens, n_kv = n_past + n_tokens;
+    const int64_t d = hp.head_dim(), H = hp.n_head, E = hp.n_embd, T = n_tokens, n_kv = kv.n_kv(n_past + n_tokens);
     const size_t es = ggml_element_size(qkv);
 
     // qkv: [3E, T]. Hugging Face interleaves per head: [q_h, k_h, v_h] for h = 0..H-1.
@@ -95,7 +95,7 @@ size_t graph_max_nodes(const model & m) {
 ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & kv, graph_io & io,
                           int n_tokens, int n_past, bool all_logits) {
     const hparams & hp = m.hp;
-    const int n_kv = n_past + n_tokens;
+    const int n_kv = kv.n_kv(n_past + n_tokens);
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, graph_max_nodes(m), false);
 
     io.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens);

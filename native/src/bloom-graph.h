@@ -3,6 +3,8 @@
 
 #include "bloom-model.h"
 
+#include <algorithm>
+
 namespace bloom {
 
 // The KV cache of one context, per layer (f32 or f16):
@@ -14,6 +16,11 @@ struct kv_cache {
     std::vector<ggml_tensor *> v;
     uint32_t                   n_ctx      = 0;
     bool                       flash_attn = false;
+    // Attention reads the first n_kv(n) cached positions for n in use: n rounded up to a multiple of n_pad (the
+    // rest masked), since GPU flash-attention kernels want whole 256-position tiles; n_ctx is a multiple of n_pad.
+    uint32_t                   n_pad      = 1;
+
+    int n_kv(int n_used) const { return int(std::min<uint32_t>(GGML_PAD(uint32_t(n_used), n_pad), n_ctx)); }
 };
 
 // Inputs the caller fills after allocation, and the output it reads.

@@ -95,58 +95,163 @@ public:
                                               int64_t ne1, bool is_matrix, bool required) = 0;
 };
 
-// Creates ggml tensors for tensor sources and binds them: matrices stay in their stored type and are used in place
-// from the file mapping; vectors (norms, biases) are converted to f32, which ggml's element-wise ops want.
+// Where a model's weights run: which layers go to a GPU, and into which buffer types. Resolved once per load from
+// bloom_model_params and the devices ggml finds.
+struct placement {
+    ggml_backend_dev_t         gpu         = nullptr;  // the main GPU, nullptr for CPU only
+    ggml_backend_buffer_type_t gpu_buft    = nullptr;  // its buffer type
+    ggml_backend_buffer_type_t matrix_buft = nullptr;  // for offloaded matrices: gpu_buft, or ggml's split type
+    int                        first_gpu_layer = 0;    // layers [first_gpu_layer, n_layer) run on the GPU
+    bool                       output_on_gpu   = false;
+
+    // Where layer il's weights go (il == n_layer: the output layer); nullptr for the CPU.
+    ggml_backend_buffer_type_t buft(int il, int n_layer, bool is_matrix) const {
+        const bool on_gpu = gpu && (il == n_layer ? output_on_gpu : il >= first_gpu_layer);
+        return on_gpu ? (is_matrix ? matrix_buft : gpu_buft) : nullptr;
+    }
+
+    static placement resolve(const bloom_model_params & params, int n_layer) {
+        placement p;
+        std::vector<ggml_backend_dev_t> gpus;
+        for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+            ggml_backend_dev_t d = ggml_backend_dev_get(i);
+            if (ggml_backend_dev_type(d) == GGML_BACKEND_DEVICE_TYPE_GPU) {
+                gpus.push_back(d);
+            }
+        }
+        if (params.n_gpu_layers < -1) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "n_gpu_layers must be -1 (all), 0 (none) or a layer count, not %d",
+                 params.n_gpu_layers);
+        }
+        if (params.split_mode != BLOOM_SPLIT_NONE && params.split_mode != BLOOM_SPLIT_ROW) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "split_mode %d is not a bloom_split_mode (0 none, 1 row)", params.split_mode);
+        }
+        if (params.n_gpu_layers == 0) {
+            return p;
+        }
+        if (gpus.empty()) {
+            // Say so where a GPU could have been expected: a library built with a GPU backend that found no device
+            // (no GPU, or no driver), or an explicit request for layers on a GPU.
+            const bool gpu_backend = ggml_backend_reg_count() > 1;
+            if (gpu_backend || params.n_gpu_layers > 0) {
+                BLOOM_LOG_WARN("model: no GPU found (%s): running on the CPU",
+                               gpu_backend ? "the GPU backend reports no device; is the driver installed?"
+                                           : "this library was built for the CPU only");
+            }
+            return p;
+        }
+        if (params.main_gpu < 0 || size_t(params.main_gpu) >= gpus.size()) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "main_gpu %d: there are %zu GPUs (0..%zu)", params.main_gpu, gpus.size(),
+                 gpus.size() - 1);
+        }
+        p.gpu = gpus[size_t(params.main_gpu)];
+        p.gpu_buft = ggml_backend_dev_buffer_type(p.gpu);
+        p.matrix_buft = p.gpu_buft;
+        if (params.split_mode == BLOOM_SPLIT_ROW && gpus.size() > 1) {
+            using split_buft_fn = ggml_backend_buffer_type_t (*)(int main_device, const float * tensor_split);
+            auto fn = reinterpret_cast<split_buft_fn>(ggml_backend_reg_get_proc_address(
+                ggml_backend_dev_backend_reg(p.gpu), "ggml_backend_split_buffer_type"));
+            if (!fn) {
+                fail(BLOOM_ERR_UNSUPPORTED, "split_mode row: the %s backend has no split buffer type",
+                     ggml_backend_reg_name(ggml_backend_dev_backend_reg(p.gpu)));
+            }
+            p.matrix_buft = fn(params.main_gpu, nullptr);  // nullptr: in proportion to each GPU's memory
+        }
+        const int n = params.n_gpu_layers < 0 ? n_layer + 1 : params.n_gpu_layers;
+        p.first_gpu_layer = std::max(0, n_layer - n);
+        p.output_on_gpu = n > n_layer;
+        return p;
+    }
+};
+
+// Creates ggml tensors for tensor sources and binds them. Matrices stay in their stored type: on the CPU used in
+// place from the file mapping, or repacked; on a GPU copied into its memory. Vectors (norms, biases) are converted
+// to f32, which ggml's element-wise ops want.
 class binder {
 public:
     binder(model & m, const bloom_model_params & params, size_t n_expected)
-        : m_(m), params_(params), n_expected_(n_expected) {}
+        : m_(m), params_(params), n_expected_(n_expected), place_(placement::resolve(params, m.hp.n_layer)) {
+        m_.gpu = place_.gpu;
+        m_.layer_gpu.assign(size_t(m.hp.n_layer), false);
+        for (int il = 0; il < m.hp.n_layer; ++il) {
+            m_.layer_gpu[size_t(il)] = place_.buft(il, m.hp.n_layer, false) != nullptr;
+        }
+    }
 
-    // product_only: the graph uses the matrix only as the weight of matrix products (not the embedding table, which
-    // ggml_get_rows reads), so it may be repacked for the CPU's interleaved kernels.
-    ggml_tensor * matrix(const std::string & gguf_name, const tensor_source & src, bool product_only) {
+    // il: the layer the weight belongs to, -1 for the embeddings (always on the CPU: get_rows reads them),
+    // n_layer for the output layer. product_only: the graph uses the matrix only as the weight of matrix products
+    // (not the embedding table), so it may be repacked for the CPU's interleaved kernels. duplicate: a second copy
+    // of a weight already declared (the tied output projection on a GPU), neither counted nor listed in stored.
+    ggml_tensor * matrix(const std::string & gguf_name, const tensor_source & src, int il, bool product_only,
+                         bool duplicate = false) {
         ggml_tensor * g = ggml_new_tensor_2d(m_.ctx_mapped, src.type, src.ne0, src.ne1);
         ggml_set_name(g, gguf_name.c_str());
-        pending_.push_back({g, src});
-        if (product_only) {
-            product_only_.insert(g);
+        matrices_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, true), product_only});
+        if (!duplicate) {
+            m_.stored.push_back({gguf_name, src.name, src.file_index, g});
+            m_.n_params += src.ne0 * src.ne1;
+            progress();
         }
-        m_.stored.push_back({gguf_name, src.name, src.file_index, g});
-        m_.n_params += src.ne0 * src.ne1;
-        progress();
         return g;
     }
 
-    ggml_tensor * vector(const std::string & gguf_name, const tensor_source & src) {
+    ggml_tensor * vector(const std::string & gguf_name, const tensor_source & src, int il) {
         ggml_tensor * g = ggml_new_tensor_1d(m_.ctx_owned, GGML_TYPE_F32, src.ne0);
         ggml_set_name(g, gguf_name.c_str());
-        owned_.push_back({g, src});
+        vectors_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, false), false});
         m_.stored.push_back({gguf_name, src.name, src.file_index, g});
         m_.n_params += src.ne0;
         return g;
     }
 
+    bool output_on_gpu() const { return place_.output_on_gpu && place_.gpu; }
+
     // Allocates and fills every tensor declared so far.
     void bind() {
-        // Repacked: matrices ggml's CPU backend has interleaved kernels for (Q4_0, Q4_K, IQ4_NL, ... as the CPU's
-        // features allow) are copied into its repack buffer, as llama.cpp does by default; their file pages are
-        // released once copied, so resident memory stays near the file's size. Everything else is used in place.
-        std::vector<std::pair<ggml_tensor *, tensor_source>> in_place;
-        std::vector<std::pair<ggml_tensor *, tensor_source>> repacked;
+        // Per destination buffer type, in declaration order. CPU matrices that ggml's CPU backend has interleaved
+        // kernels for (Q4_0, Q4_K, IQ4_NL, ... as the CPU's features allow) go to its repack buffer, as llama.cpp
+        // does by default; the other CPU matrices are used in place from the mapping.
         ggml_backend_buffer_type_t repack_buft = params_.repack ? cpu_repack_buffer_type() : nullptr;
-        for (const auto & entry : pending_) {
-            const bool repack = repack_buft && product_only_.count(entry.first) && repackable(repack_buft, entry.first);
-            (repack ? repacked : in_place).push_back(entry);
+        std::vector<ggml_backend_buffer_type_t> order;
+        std::map<ggml_backend_buffer_type_t, std::vector<const declared *>> copied;
+        std::vector<const declared *> in_place, cpu_vectors;
+        auto add = [&](ggml_backend_buffer_type_t buft, const declared & d) {
+            if (!copied.count(buft)) order.push_back(buft);
+            copied[buft].push_back(&d);
+        };
+        for (const declared & d : matrices_) {
+            if (d.buft) {
+                add(d.buft, d);
+            } else if (repack_buft && d.product_only && repackable(repack_buft, d.tensor)) {
+                add(repack_buft, d);
+            } else {
+                in_place.push_back(&d);
+            }
         }
-        if (!repacked.empty()) {
-            bind_repacked(repack_buft, repacked);
+        for (const declared & d : vectors_) {
+            if (d.buft) {
+                add(d.buft, d);
+            } else {
+                cpu_vectors.push_back(&d);
+            }
+        }
+        for (ggml_backend_buffer_type_t buft : order) {
+            bind_copied(buft, copied[buft], buft == repack_buft);
+        }
+        if (!copied.empty() && place_.gpu) {
+            int n = 0;
+            for (bool on : m_.layer_gpu) n += on;
+            m_.n_gpu_layers = n;
+            BLOOM_LOG_INFO("model: %d of %d layers%s on %s (%s)", n, m_.hp.n_layer,
+                           output_on_gpu() ? " and the output layer" : "", ggml_backend_dev_name(place_.gpu),
+                           ggml_backend_dev_description(place_.gpu));
         }
 
         // In place: one CPU buffer over each file mapping.
         std::map<const mapped_file *, ggml_backend_buffer_t> file_buffers;
-        for (const auto & [g, src] : in_place) {
-            if (file_buffers.count(src.file)) continue;
-            const mapped_file * f = src.file;
+        for (const declared * d : in_place) {
+            const mapped_file * f = d->src.file;
+            if (file_buffers.count(f)) continue;
             ggml_backend_buffer_t b = ggml_backend_cpu_buffer_from_ptr(const_cast<uint8_t *>(f->data()), f->size());
             if (!b) {
                 fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot wrap %s in a ggml buffer", f->path().c_str());
@@ -154,28 +259,25 @@ public:
             m_.buffers.push_back(b);
             file_buffers[f] = b;
         }
-        for (const auto & [g, src] : in_place) {
-            GGML_ASSERT(ggml_nbytes(g) == src.n_bytes);
-            if (ggml_backend_tensor_alloc(file_buffers[src.file], g, const_cast<uint8_t *>(src.data)) != GGML_STATUS_SUCCESS) {
-                fail(BLOOM_ERR_INTERNAL, "cannot bind tensor '%s' to its file mapping", src.name.c_str());
+        for (const declared * d : in_place) {
+            GGML_ASSERT(ggml_nbytes(d->tensor) == d->src.n_bytes);
+            if (ggml_backend_tensor_alloc(file_buffers[d->src.file], d->tensor, const_cast<uint8_t *>(d->src.data)) !=
+                GGML_STATUS_SUCCESS) {
+                fail(BLOOM_ERR_INTERNAL, "cannot bind tensor '%s' to its file mapping", d->src.name.c_str());
             }
         }
-        // Converted: one owned buffer for all vectors.
-        ggml_backend_buffer_t owned = ggml_backend_alloc_ctx_tensors_from_buft(m_.ctx_owned, ggml_backend_cpu_buffer_type());
-        if (!owned) {
-            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the model's f32 vectors");
-        }
-        m_.buffers.push_back(owned);
-        std::vector<float> tmp;
-        for (const auto & [g, src] : owned_) {
-            tmp.resize(size_t(src.ne0));
-            tensor_to_f32(src.type, src.data, tmp.data(), src.ne0);
-            ggml_backend_tensor_set(g, tmp.data(), 0, tmp.size() * sizeof(float));
-            progress();
-        }
+        // CPU vectors: one owned buffer.
+        bind_copied(ggml_backend_cpu_buffer_type(), cpu_vectors, false);
     }
 
 private:
+    struct declared {
+        ggml_tensor *              tensor;
+        tensor_source              src;
+        ggml_backend_buffer_type_t buft;          // destination; nullptr: the CPU (in place, repacked or owned)
+        bool                       product_only;
+    };
+
     // ggml's CPU repack buffer type ("CPU_REPACK"), or nullptr when this build has none.
     static ggml_backend_buffer_type_t cpu_repack_buffer_type() {
         ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
@@ -211,32 +313,53 @@ private:
         return ok;
     }
 
-    void bind_repacked(ggml_backend_buffer_type_t buft, const std::vector<std::pair<ggml_tensor *, tensor_source>> & ts) {
+    // Allocates one buffer of type buft for ts and copies each in: matrices as stored (the buffer type may repack
+    // them on the way), vectors converted to f32. Repacked matrices' file pages are released after the copy, so
+    // resident memory stays near the file's size.
+    void bind_copied(ggml_backend_buffer_type_t buft, const std::vector<const declared *> & ts, bool repack) {
         const size_t align = ggml_backend_buft_get_alignment(buft);
         size_t total = 0;
-        for (const auto & [g, src] : ts) {
-            total += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, g), align);
+        for (const declared * d : ts) {
+            total += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
         }
-        ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, total);
+        ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, std::max<size_t>(total, 1));
         if (!buf) {
-            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate %.1f MiB for repacked weights", total / 1048576.0);
+            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate %.1f MiB of %s memory for weights", total / 1048576.0,
+                 ggml_backend_buft_name(buft));
         }
         ggml_backend_buffer_set_usage(buf, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
         m_.buffers.push_back(buf);
         uint8_t * base = static_cast<uint8_t *>(ggml_backend_buffer_get_base(buf));
         size_t offset = 0;
-        for (const auto & [g, src] : ts) {
-            GGML_ASSERT(ggml_nbytes(g) == src.n_bytes);
-            if (ggml_backend_tensor_alloc(buf, g, base + offset) != GGML_STATUS_SUCCESS) {
-                fail(BLOOM_ERR_INTERNAL, "cannot place tensor '%s' in the repack buffer", src.name.c_str());
+        std::vector<float> tmp;
+        for (const declared * d : ts) {
+            if (ggml_backend_tensor_alloc(buf, d->tensor, base + offset) != GGML_STATUS_SUCCESS) {
+                fail(BLOOM_ERR_INTERNAL, "cannot place tensor '%s' in a %s buffer", d->src.name.c_str(),
+                     ggml_backend_buft_name(buft));
             }
-            offset += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, g), align);
-            ggml_backend_tensor_set(g, src.data, 0, src.n_bytes);
-            src.file->release(src.data, src.n_bytes);
+            offset += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
+            if (is_vector(d)) {
+                tmp.resize(size_t(d->src.ne0));
+                tensor_to_f32(d->src.type, d->src.data, tmp.data(), d->src.ne0);
+                ggml_backend_tensor_set(d->tensor, tmp.data(), 0, tmp.size() * sizeof(float));
+                progress();
+            } else {
+                GGML_ASSERT(ggml_nbytes(d->tensor) == d->src.n_bytes);
+                ggml_backend_tensor_set(d->tensor, d->src.data, 0, d->src.n_bytes);
+                if (repack || !ggml_backend_buft_is_host(buft)) {
+                    d->src.file->release(d->src.data, d->src.n_bytes);
+                }
+            }
         }
-        m_.n_repacked = int32_t(ts.size());
-        BLOOM_LOG_INFO("model: %zu weight matrices repacked for the CPU's interleaved kernels (%.1f MiB)", ts.size(),
-                       total / 1048576.0);
+        if (repack) {
+            m_.n_repacked = int32_t(ts.size());
+            BLOOM_LOG_INFO("model: %zu weight matrices repacked for the CPU's interleaved kernels (%.1f MiB)",
+                           ts.size(), total / 1048576.0);
+        }
+    }
+
+    bool is_vector(const declared * d) const {
+        return d >= vectors_.data() && d < vectors_.data() + vectors_.size();
     }
 
     void progress() {
@@ -247,31 +370,34 @@ private:
         }
     }
 
-    model &                                            m_;
-    const bloom_model_params &                         params_;
-    size_t                                             n_expected_;
-    size_t                                             n_done_ = 0;
-    std::vector<std::pair<ggml_tensor *, tensor_source>> pending_;
-    std::vector<std::pair<ggml_tensor *, tensor_source>> owned_;
-    std::set<const ggml_tensor *>                        product_only_;
+    model &                    m_;
+    const bloom_model_params & params_;
+    size_t                     n_expected_;
+    size_t                     n_done_ = 0;
+    placement                  place_;
+    std::vector<declared>      matrices_;
+    std::vector<declared>      vectors_;
 };
 
 // The tensor table, the same for every format: which weights BLOOM has, their shapes, and what the graph calls them.
 void fill_table(model & m, weight_finder & f, binder & b) {
     const hparams & hp = m.hp;
     const int64_t E = hp.n_embd, V = hp.n_vocab;
+    int il = -1;  // the layer being declared: -1 the embeddings, n_layer the output layer
     auto mat = [&](const std::string & gn, const std::string & hn, int64_t ne0, int64_t ne1) {
-        return b.matrix(gn, *f.find(gn, hn, ne0, ne1, true, true), true);
+        return b.matrix(gn, *f.find(gn, hn, ne0, ne1, true, true), il, true);
     };
     auto vec = [&](const std::string & gn, const std::string & hn, int64_t n) {
-        return b.vector(gn, *f.find(gn, hn, n, 1, false, true));
+        return b.vector(gn, *f.find(gn, hn, n, 1, false, true), il);
     };
-    m.tok_embd   = b.matrix("token_embd.weight", *f.find("token_embd.weight", "word_embeddings.weight", E, V, true, true),
-                            false);  // read by ggml_get_rows, and the output projection when tied
+    // The embedding table stays on the CPU and in place: ggml_get_rows reads it (and the output projection when
+    // tied and not on a GPU).
+    const tensor_source embd = *f.find("token_embd.weight", "word_embeddings.weight", E, V, true, true);
+    m.tok_embd   = b.matrix("token_embd.weight", embd, -1, false);
     m.tok_norm   = vec("token_embd_norm.weight", "word_embeddings_layernorm.weight", E);
     m.tok_norm_b = vec("token_embd_norm.bias", "word_embeddings_layernorm.bias", E);
     m.layers.resize(size_t(hp.n_layer));
-    for (int il = 0; il < hp.n_layer; ++il) {
+    for (il = 0; il < hp.n_layer; ++il) {
         layer & l = m.layers[size_t(il)];
         const std::string g = "blk." + std::to_string(il) + ".";
         const std::string h = "h." + std::to_string(il) + ".";
@@ -288,11 +414,19 @@ void fill_table(model & m, weight_finder & f, binder & b) {
         l.ffn_down    = mat(g + "ffn_down.weight",    h + "mlp.dense_4h_to_h.weight", 4 * E, E);
         l.ffn_down_b  = vec(g + "ffn_down.bias",      h + "mlp.dense_4h_to_h.bias", E);
     }
+    il = hp.n_layer;
     m.output_norm   = vec("output_norm.weight", "ln_f.weight", E);
     m.output_norm_b = vec("output_norm.bias", "ln_f.bias", E);
-    // The output projection is tied to the embedding unless the file carries its own.
+    // The output projection is tied to the embedding unless the file carries its own; tied and on a GPU, the GPU
+    // gets a copy of the embedding table (llama.cpp does the same).
     const std::optional<tensor_source> out = f.find("output.weight", "lm_head.weight", E, V, true, false);
-    m.output = out ? b.matrix("output.weight", *out, true) : m.tok_embd;
+    if (out) {
+        m.output = b.matrix("output.weight", *out, il, true);
+    } else if (b.output_on_gpu()) {
+        m.output = b.matrix("output.weight (tied)", embd, il, true, true);
+    } else {
+        m.output = m.tok_embd;
+    }
     b.bind();
 
     m.weight_dtype = m.layers.empty() ? dtype_of(m.tok_embd->type) : dtype_of(m.layers[0].wqkv->type);
@@ -382,7 +516,7 @@ private:
 };
 
 ggml_context * new_meta_context(size_t n_tensors) {
-    ggml_init_params ip = { ggml_tensor_overhead() * (n_tensors + 1), nullptr, true };
+    ggml_init_params ip = { ggml_tensor_overhead() * (n_tensors + 2), nullptr, true };  // + a GPU copy of a tied output
     ggml_context * ctx = ggml_init(ip);
     if (!ctx) {
         fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate tensor metadata");

@@ -61,6 +61,10 @@ struct model {
     bloom_dtype            weight_dtype = BLOOM_DTYPE_F32;
     int64_t                n_params     = 0;
     int32_t                n_repacked   = 0;  // matrices copied into the CPU backend's repack buffer
+    // Offloading: the main GPU (nullptr: CPU only), and which layers' weights are on it (their KV cache goes there).
+    ggml_backend_dev_t     gpu          = nullptr;
+    std::vector<bool>      layer_gpu;
+    int32_t                n_gpu_layers = 0;
     // true: query_key_value rows are per head [q, k, v] (Hugging Face); false: [all q; all k; all v].
     bool                   qkv_interleaved = true;
 

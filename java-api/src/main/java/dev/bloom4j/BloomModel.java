@@ -95,6 +95,9 @@ public final class BloomModel implements AutoCloseable {
             MemorySegment params = bloom_h.bloom_model_default_params(tmp);
             bloom_model_params.use_mmap(params, options.memoryMap());
             bloom_model_params.repack(params, options.repack());
+            bloom_model_params.n_gpu_layers(params, options.gpuLayers());
+            bloom_model_params.main_gpu(params, options.mainGpu());
+            bloom_model_params.split_mode(params, options.splitMode().ordinal());
             ProgressRelay relay = null;
             if (options.progress() != null) {
                 relay = new ProgressRelay(options.progress());
@@ -142,7 +145,10 @@ public final class BloomModel implements AutoCloseable {
                 optionalToken(bloom_model_info.eos_token(s)),
                 optionalToken(bloom_model_info.pad_token(s)),
                 optionalToken(bloom_model_info.unk_token(s)),
-                bloom_model_info.n_repacked(s));
+                bloom_model_info.n_repacked(s),
+                bloom_model_info.n_gpu_layers(s),
+                bloom_model_info.gpu_device(s) < 0 ? OptionalInt.empty()
+                        : OptionalInt.of(bloom_model_info.gpu_device(s)));
     }
 
     private static OptionalInt optionalToken(int id) {

@@ -2,8 +2,13 @@ package dev.bloom4j;
 
 import dev.bloom4j.bindings.LoadedLibrary;
 import dev.bloom4j.bindings.NativeLibrary;
+import dev.bloom4j.bindings.internal.bloom_device_info;
 import dev.bloom4j.bindings.internal.bloom_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -43,6 +48,27 @@ public final class BloomRuntime {
     /** The CPU variant of the jar's library ({@code x86-64-v3}, {@code x86-64-v2}); empty for a library given by path. */
     public static Optional<String> libraryVariant() {
         return loaded().variant();
+    }
+
+    /**
+     * The compute devices the library can use, GPUs first, the CPU last. A CUDA-enabled library on a machine with
+     * no GPU or no driver lists the CPU alone, and models then run there.
+     */
+    public static List<Device> devices() {
+        Native.init();
+        List<Device> devices = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = bloom_device_info.allocate(arena);
+            int n = bloom_h.bloom_device_count();
+            for (int i = 0; i < n; i++) {
+                Native.check(bloom_h.bloom_device_get_info(info, i));
+                devices.add(new Device(i, bloom_device_info.name(info).getString(0),
+                        bloom_device_info.description(info).getString(0),
+                        Device.Type.of(bloom_device_info.type(info)), bloom_device_info.memory_free(info),
+                        bloom_device_info.memory_total(info)));
+            }
+        }
+        return List.copyOf(devices);
     }
 
     private static LoadedLibrary loaded() {

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
  * var options = LoadOptions.builder()
  *         .memoryMap(false)                                   // read the weights into memory instead of mapping them
  *         .repack(false)                                      // keep quantized weights in their stored layout
+ *         .gpuLayers(16)                                      // the last 16 blocks on the GPU, the rest on the CPU
  *         .progress(p -> System.err.printf("\r%3.0f%%", p * 100))
  *         .build();
  * try (var model = BloomModel.load(Path.of("/models/bloom-560m"), options)) {
@@ -25,9 +26,40 @@ import java.lang.foreign.MemorySegment;
  *                  fastest CPU path for those types. Their file pages are released after the copy. The kernels sum
  *                  in another order, so logits move by float rounding (more for quantized activations) against
  *                  {@code repack(false)}
+ * @param gpuLayers transformer blocks to run on a GPU, the last ones first: -1 (the default) for all of them and
+ *                  the output layer, 0 for the CPU only. Where the library has no GPU backend or finds no GPU, the
+ *                  model runs on the CPU and the library logs why
+ * @param mainGpu   which GPU, counting the {@link Device.Type#GPU} entries of {@link BloomRuntime#devices()} from 0
+ * @param splitMode how offloaded weights spread over several GPUs
  * @param progress  receives load progress; {@code null} for none
  */
-public record LoadOptions(boolean memoryMap, boolean repack, ProgressListener progress) {
+public record LoadOptions(boolean memoryMap, boolean repack, int gpuLayers, int mainGpu, SplitMode splitMode,
+                          ProgressListener progress) {
+
+    /** How the weights of offloaded layers spread over the GPUs of one host ({@code bloom_split_mode}). */
+    public enum SplitMode {
+        /** All on {@link #mainGpu()}. */
+        NONE,
+        /**
+         * Every weight matrix split by rows across all GPUs, in proportion to their memory, through ggml's own split
+         * buffer type (CUDA); the rest on {@link #mainGpu()}.
+         */
+        ROW
+    }
+
+    /** Validates every field; the message names the offending one. */
+    public LoadOptions {
+        if (gpuLayers < -1) {
+            throw new IllegalArgumentException("gpuLayers must be -1 (all), 0 (none) or a layer count, got "
+                    + gpuLayers);
+        }
+        if (mainGpu < 0) {
+            throw new IllegalArgumentException("mainGpu must be >= 0, got " + mainGpu);
+        }
+        if (splitMode == null) {
+            throw new IllegalArgumentException("splitMode must not be null (SplitMode.NONE for one GPU)");
+        }
+    }
 
     /** The native defaults, no progress listener. */
     public static LoadOptions defaults() {
@@ -43,6 +75,9 @@ public record LoadOptions(boolean memoryMap, boolean repack, ProgressListener pr
     public static final class Builder {
         private boolean memoryMap;
         private boolean repack;
+        private int gpuLayers;
+        private int mainGpu;
+        private SplitMode splitMode;
         private ProgressListener progress;
 
         private Builder() {
@@ -51,6 +86,9 @@ public record LoadOptions(boolean memoryMap, boolean repack, ProgressListener pr
                 MemorySegment defaults = bloom_h.bloom_model_default_params(arena);
                 memoryMap = bloom_model_params.use_mmap(defaults);
                 repack = bloom_model_params.repack(defaults);
+                gpuLayers = bloom_model_params.n_gpu_layers(defaults);
+                mainGpu = bloom_model_params.main_gpu(defaults);
+                splitMode = SplitMode.values()[bloom_model_params.split_mode(defaults)];
             }
         }
 
@@ -66,6 +104,24 @@ public record LoadOptions(boolean memoryMap, boolean repack, ProgressListener pr
             return this;
         }
 
+        /** Transformer blocks on a GPU, the last ones first; -1 = all and the output layer, 0 = CPU only. */
+        public Builder gpuLayers(int gpuLayers) {
+            this.gpuLayers = gpuLayers;
+            return this;
+        }
+
+        /** Which GPU, counting GPU devices from 0. */
+        public Builder mainGpu(int mainGpu) {
+            this.mainGpu = mainGpu;
+            return this;
+        }
+
+        /** How offloaded weights spread over several GPUs. */
+        public Builder splitMode(SplitMode splitMode) {
+            this.splitMode = splitMode;
+            return this;
+        }
+
         /** Receives load progress; {@code null} removes a listener set before. */
         public Builder progress(ProgressListener progress) {
             this.progress = progress;
@@ -73,7 +129,7 @@ public record LoadOptions(boolean memoryMap, boolean repack, ProgressListener pr
         }
 
         public LoadOptions build() {
-            return new LoadOptions(memoryMap, repack, progress);
+            return new LoadOptions(memoryMap, repack, gpuLayers, mainGpu, splitMode, progress);
         }
     }
 }

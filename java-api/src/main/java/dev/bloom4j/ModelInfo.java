@@ -30,6 +30,9 @@ import java.util.OptionalInt;
  * @param unkToken                unknown token, if the tokenizer has one
  * @param repackedMatrices        weight matrices copied at load time into the interleaved layout of ggml's CPU
  *                                kernels ({@link LoadOptions#repack()}); 0 when none qualified or repacking was off
+ * @param gpuLayers               transformer blocks whose weights are on a GPU ({@link LoadOptions#gpuLayers()});
+ *                                0 when the model runs on the CPU
+ * @param gpuDevice               the {@link Device#index()} of the (main) GPU, if any layer is on one
  */
 public record ModelInfo(
         int vocabularySize,
@@ -45,4 +48,6 @@ public record ModelInfo(
         OptionalInt eosToken,
         OptionalInt padToken,
         OptionalInt unkToken,
-        int repackedMatrices) {}
+        int repackedMatrices,
+        int gpuLayers,
+        OptionalInt gpuDevice) {}

@@ -251,6 +251,52 @@ class BloomModelTest {
     void runtimeReportsVersionAndLibrary() {
         assertTrue(BloomRuntime.version().startsWith("0.1.0"), BloomRuntime.version());
         assertTrue(Files.isRegularFile(BloomRuntime.libraryPath()), BloomRuntime.libraryPath().toString());
-        assertEquals(3, BloomRuntime.abiVersion());
+        assertEquals(4, BloomRuntime.abiVersion());
+    }
+
+    @Test
+    void devicesEndWithTheCpu() {
+        List<Device> devices = BloomRuntime.devices();
+        assertFalse(devices.isEmpty());
+        Device cpu = devices.get(devices.size() - 1);
+        assertEquals(Device.Type.CPU, cpu.type(), devices.toString());
+        assertEquals(devices.size() - 1, cpu.index());
+        assertTrue(cpu.memoryTotal() > 0 && cpu.memoryFree() <= cpu.memoryTotal(), cpu.toString());
+        assertFalse(cpu.description().isBlank(), cpu.toString());
+    }
+
+    @Test
+    void gpuLayersFallBackToTheCpuWithoutAGpuAndAreValidated() {
+        LoadOptions d = LoadOptions.defaults();
+        assertEquals(-1, d.gpuLayers(), "bloom_model_default_params: all layers on a GPU when there is one");
+        assertEquals(0, d.mainGpu());
+        assertEquals(LoadOptions.SplitMode.NONE, d.splitMode());
+        var e = assertThrows(IllegalArgumentException.class, () -> LoadOptions.builder().gpuLayers(-2).build());
+        assertTrue(e.getMessage().startsWith("gpuLayers"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> LoadOptions.builder().mainGpu(-1).build());
+        assertTrue(e.getMessage().startsWith("mainGpu"), e.getMessage());
+
+        boolean gpu = BloomRuntime.devices().stream().anyMatch(x -> x.type() == Device.Type.GPU);
+        if (!gpu) {
+            // Asking for GPU layers where there is no GPU runs on the CPU (with a logged warning), same logits.
+            int[] ids = {1, 2, 3, 4, 5};
+            try (BloomModel cpu = BloomModel.load(model.path(), LoadOptions.builder().gpuLayers(0).build());
+                 BloomModel asked = BloomModel.load(model.path(), LoadOptions.builder().gpuLayers(2).build())) {
+                assertEquals(0, asked.info().gpuLayers());
+                assertTrue(asked.info().gpuDevice().isEmpty());
+                assertArrayEquals(logits(cpu, ids), logits(asked, ids));
+            }
+            // A main GPU that does not exist is only an error when a GPU would be used: here nothing is.
+            try (BloomModel m = BloomModel.load(model.path(), LoadOptions.builder().mainGpu(3).build())) {
+                assertEquals(0, m.info().gpuLayers());
+            }
+        }
+    }
+
+    private static float[] logits(BloomModel m, int[] ids) {
+        try (BloomSession s = m.newSession(TinyModels.session(16))) {
+            s.evaluate(ids, false);
+            return s.logits();
+        }
     }
 }

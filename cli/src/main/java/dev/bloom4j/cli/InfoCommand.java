@@ -53,6 +53,8 @@ final class InfoCommand implements Callable<Integer> {
             o.put("pad_token", token(info.padToken()));
             o.put("unk_token", token(info.unkToken()));
             o.put("repacked_matrices", info.repackedMatrices());
+            o.put("gpu_layers", info.gpuLayers());
+            o.put("gpu_device", token(info.gpuDevice()));
         }
         o.put("library_version", BloomRuntime.version());
         o.put("library_path", BloomRuntime.libraryPath().toString());

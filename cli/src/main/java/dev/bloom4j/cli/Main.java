@@ -42,6 +42,7 @@ import picocli.CommandLine.ScopeType;
                 + "Without --model, commands use a small built-in demo checkpoint with random weights.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, LogprobsCommand.class,
                 PerplexityCommand.class, ConvertCommand.class, InitRandomCommand.class, InfoCommand.class,
+                DevicesCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
 public final class Main implements Runnable {

@@ -39,6 +39,21 @@ final class ModelOptions {
                     + "llama.cpp; it is faster and moves logits by rounding).")
     boolean noRepack;
 
+    @Option(names = "--gpu-layers", paramLabel = "N",
+            description = "Transformer blocks to run on a GPU, the last ones first: -1 = all of them and the output "
+                    + "layer, 0 = CPU only. Without a GPU (a CPU-only library, or no GPU or driver) the model runs on "
+                    + "the CPU and a warning says why. `bloom devices` lists the GPUs. Default: -1.")
+    int gpuLayers = -1;
+
+    @Option(names = "--main-gpu", paramLabel = "I",
+            description = "Which GPU, counting the GPU lines of `bloom devices` from 0. Default: 0.")
+    int mainGpu;
+
+    @Option(names = "--split-mode", paramLabel = "MODE",
+            description = "How offloaded weights spread over several GPUs: ${COMPLETION-CANDIDATES} (ROW: every "
+                    + "matrix split by rows across all GPUs, through ggml's split buffers). Default: NONE.")
+    LoadOptions.SplitMode splitMode = LoadOptions.SplitMode.NONE;
+
     /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */
     BloomModel load(Main main) throws IOException {
         Path directory = model;
@@ -50,7 +65,8 @@ final class ModelOptions {
         } else if (RandomCheckpoint.isMarkedRandom(directory)) {
             main.err.println(RANDOM_NOTICE);
         }
-        LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap).repack(!noRepack);
+        LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap).repack(!noRepack)
+                .gpuLayers(gpuLayers).mainGpu(mainGpu).splitMode(splitMode);
         Console console = System.console();
         ProgressBar bar = null;
         if (console != null && console.isTerminal()) {

@@ -146,6 +146,26 @@ class MainTest {
     }
 
     @Test
+    void devicesListsTheCpuLastAndInfoSaysWhereTheModelRuns() throws Exception {
+        Result r = run("devices", "--json");
+        assertEquals(0, r.status(), r.err());
+        JsonNode devices = r.json().get("devices");
+        assertTrue(devices.size() >= 1, r.out());
+        JsonNode cpu = devices.get(devices.size() - 1);
+        assertEquals("cpu", cpu.get("type").asText(), r.out());
+        assertEquals(List.of("index", "name", "description", "type", "memory_free", "memory_total"), names(cpu));
+
+        Result info = run("info", "--model", model, "--json", "--gpu-layers", "0");
+        assertEquals(0, info.status(), info.err());
+        assertEquals(0, info.json().get("gpu_layers").asInt());
+        assertTrue(info.json().get("gpu_device").isNull(), info.out());
+
+        Result bad = run("info", "--model", model, "--split-mode", "diagonal");
+        assertEquals(2, bad.status());
+        assertTrue(bad.err().contains("--split-mode"), bad.err());
+    }
+
+        @Test
     void kvCacheAndFlashAttentionOptionsReachTheSession() throws Exception {
         // The test model has f32 weights: AUTO keeps an f32 cache. An f16 cache rounds K and V, so its logits
         // differ from the f32 ones, and equal those of an API session configured the same way.

@@ -50,10 +50,10 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_VERSION_PATCH() {
         return BLOOM_VERSION_PATCH;
     }
-    private static final int BLOOM_ABI_VERSION = (int)3L;
+    private static final int BLOOM_ABI_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define BLOOM_ABI_VERSION 3
+     * #define BLOOM_ABI_VERSION 4
      * }
      */
     public static int BLOOM_ABI_VERSION() {
@@ -672,6 +672,24 @@ public class bloom_h extends bloom_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int BLOOM_SPLIT_NONE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_split_mode.BLOOM_SPLIT_NONE = 0
+     * }
+     */
+    public static int BLOOM_SPLIT_NONE() {
+        return BLOOM_SPLIT_NONE;
+    }
+    private static final int BLOOM_SPLIT_ROW = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_split_mode.BLOOM_SPLIT_ROW = 1
+     * }
+     */
+    public static int BLOOM_SPLIT_ROW() {
+        return BLOOM_SPLIT_ROW;
+    }
 
     private static class bloom_model_default_params {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -787,6 +805,161 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_model_load", out_model, path, path_len, params);
             }
             return (int)mh$.invokeExact(out_model, path, path_len, params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int BLOOM_DEVICE_CPU = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_device_type.BLOOM_DEVICE_CPU = 0
+     * }
+     */
+    public static int BLOOM_DEVICE_CPU() {
+        return BLOOM_DEVICE_CPU;
+    }
+    private static final int BLOOM_DEVICE_GPU = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_device_type.BLOOM_DEVICE_GPU = 1
+     * }
+     */
+    public static int BLOOM_DEVICE_GPU() {
+        return BLOOM_DEVICE_GPU;
+    }
+    private static final int BLOOM_DEVICE_IGPU = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_device_type.BLOOM_DEVICE_IGPU = 2
+     * }
+     */
+    public static int BLOOM_DEVICE_IGPU() {
+        return BLOOM_DEVICE_IGPU;
+    }
+    private static final int BLOOM_DEVICE_ACCEL = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_device_type.BLOOM_DEVICE_ACCEL = 3
+     * }
+     */
+    public static int BLOOM_DEVICE_ACCEL() {
+        return BLOOM_DEVICE_ACCEL;
+    }
+
+    private static class bloom_device_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_device_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_device_count()
+     * }
+     */
+    public static FunctionDescriptor bloom_device_count$descriptor() {
+        return bloom_device_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_device_count()
+     * }
+     */
+    public static MethodHandle bloom_device_count$handle() {
+        return bloom_device_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_device_count()
+     * }
+     */
+    public static MemorySegment bloom_device_count$address() {
+        return bloom_device_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_device_count()
+     * }
+     */
+    public static int bloom_device_count() {
+        var mh$ = bloom_device_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_device_count");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_device_get_info {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_device_get_info");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_device_get_info(bloom_device_info *out_info, int32_t index)
+     * }
+     */
+    public static FunctionDescriptor bloom_device_get_info$descriptor() {
+        return bloom_device_get_info.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_device_get_info(bloom_device_info *out_info, int32_t index)
+     * }
+     */
+    public static MethodHandle bloom_device_get_info$handle() {
+        return bloom_device_get_info.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_device_get_info(bloom_device_info *out_info, int32_t index)
+     * }
+     */
+    public static MemorySegment bloom_device_get_info$address() {
+        return bloom_device_get_info.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_device_get_info(bloom_device_info *out_info, int32_t index)
+     * }
+     */
+    public static int bloom_device_get_info(MemorySegment out_info, int index) {
+        var mh$ = bloom_device_get_info.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_device_get_info", out_info, index);
+            }
+            return (int)mh$.invokeExact(out_info, index);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -29,6 +29,8 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     bloom_token pad_token;
  *     bloom_token unk_token;
  *     int32_t n_repacked;
+ *     int32_t n_gpu_layers;
+ *     int32_t gpu_device;
  * }
  * }
  */
@@ -53,6 +55,8 @@ public class bloom_model_info {
         bloom_h.C_INT.withName("pad_token"),
         bloom_h.C_INT.withName("unk_token"),
         bloom_h.C_INT.withName("n_repacked"),
+        bloom_h.C_INT.withName("n_gpu_layers"),
+        bloom_h.C_INT.withName("gpu_device"),
         MemoryLayout.paddingLayout(4)
     ).withName("bloom_model_info");
 
@@ -677,6 +681,94 @@ public class bloom_model_info {
      */
     public static void n_repacked(MemorySegment struct, int fieldValue) {
         struct.set(n_repacked$LAYOUT, n_repacked$OFFSET, fieldValue);
+    }
+
+    private static final OfInt n_gpu_layers$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_gpu_layers"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static final OfInt n_gpu_layers$layout() {
+        return n_gpu_layers$LAYOUT;
+    }
+
+    private static final long n_gpu_layers$OFFSET = $LAYOUT.byteOffset(groupElement("n_gpu_layers"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static final long n_gpu_layers$offset() {
+        return n_gpu_layers$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static int n_gpu_layers(MemorySegment struct) {
+        return struct.get(n_gpu_layers$LAYOUT, n_gpu_layers$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static void n_gpu_layers(MemorySegment struct, int fieldValue) {
+        struct.set(n_gpu_layers$LAYOUT, n_gpu_layers$OFFSET, fieldValue);
+    }
+
+    private static final OfInt gpu_device$LAYOUT = (OfInt)$LAYOUT.select(groupElement("gpu_device"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t gpu_device
+     * }
+     */
+    public static final OfInt gpu_device$layout() {
+        return gpu_device$LAYOUT;
+    }
+
+    private static final long gpu_device$OFFSET = $LAYOUT.byteOffset(groupElement("gpu_device"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t gpu_device
+     * }
+     */
+    public static final long gpu_device$offset() {
+        return gpu_device$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t gpu_device
+     * }
+     */
+    public static int gpu_device(MemorySegment struct) {
+        return struct.get(gpu_device$LAYOUT, gpu_device$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t gpu_device
+     * }
+     */
+    public static void gpu_device(MemorySegment struct, int fieldValue) {
+        struct.set(gpu_device$LAYOUT, gpu_device$OFFSET, fieldValue);
     }
 
     /**

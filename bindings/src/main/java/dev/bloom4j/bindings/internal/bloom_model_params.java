@@ -15,6 +15,9 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 /**
  * {@snippet lang=c :
  * struct bloom_model_params {
+ *     int32_t n_gpu_layers;
+ *     int32_t main_gpu;
+ *     int32_t split_mode;
  *     _Bool use_mmap;
  *     _Bool repack;
  *     bloom_progress_callback progress_callback;
@@ -29,9 +32,12 @@ public class bloom_model_params {
     }
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
+        bloom_h.C_INT.withName("n_gpu_layers"),
+        bloom_h.C_INT.withName("main_gpu"),
+        bloom_h.C_INT.withName("split_mode"),
         bloom_h.C_BOOL.withName("use_mmap"),
         bloom_h.C_BOOL.withName("repack"),
-        MemoryLayout.paddingLayout(6),
+        MemoryLayout.paddingLayout(2),
         bloom_h.C_POINTER.withName("progress_callback"),
         bloom_h.C_POINTER.withName("progress_user_data")
     ).withName("bloom_model_params");
@@ -41,6 +47,138 @@ public class bloom_model_params {
      */
     public static final GroupLayout layout() {
         return $LAYOUT;
+    }
+
+    private static final OfInt n_gpu_layers$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_gpu_layers"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static final OfInt n_gpu_layers$layout() {
+        return n_gpu_layers$LAYOUT;
+    }
+
+    private static final long n_gpu_layers$OFFSET = $LAYOUT.byteOffset(groupElement("n_gpu_layers"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static final long n_gpu_layers$offset() {
+        return n_gpu_layers$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static int n_gpu_layers(MemorySegment struct) {
+        return struct.get(n_gpu_layers$LAYOUT, n_gpu_layers$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t n_gpu_layers
+     * }
+     */
+    public static void n_gpu_layers(MemorySegment struct, int fieldValue) {
+        struct.set(n_gpu_layers$LAYOUT, n_gpu_layers$OFFSET, fieldValue);
+    }
+
+    private static final OfInt main_gpu$LAYOUT = (OfInt)$LAYOUT.select(groupElement("main_gpu"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t main_gpu
+     * }
+     */
+    public static final OfInt main_gpu$layout() {
+        return main_gpu$LAYOUT;
+    }
+
+    private static final long main_gpu$OFFSET = $LAYOUT.byteOffset(groupElement("main_gpu"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t main_gpu
+     * }
+     */
+    public static final long main_gpu$offset() {
+        return main_gpu$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t main_gpu
+     * }
+     */
+    public static int main_gpu(MemorySegment struct) {
+        return struct.get(main_gpu$LAYOUT, main_gpu$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t main_gpu
+     * }
+     */
+    public static void main_gpu(MemorySegment struct, int fieldValue) {
+        struct.set(main_gpu$LAYOUT, main_gpu$OFFSET, fieldValue);
+    }
+
+    private static final OfInt split_mode$LAYOUT = (OfInt)$LAYOUT.select(groupElement("split_mode"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t split_mode
+     * }
+     */
+    public static final OfInt split_mode$layout() {
+        return split_mode$LAYOUT;
+    }
+
+    private static final long split_mode$OFFSET = $LAYOUT.byteOffset(groupElement("split_mode"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t split_mode
+     * }
+     */
+    public static final long split_mode$offset() {
+        return split_mode$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t split_mode
+     * }
+     */
+    public static int split_mode(MemorySegment struct) {
+        return struct.get(split_mode$LAYOUT, split_mode$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t split_mode
+     * }
+     */
+    public static void split_mode(MemorySegment struct, int fieldValue) {
+        struct.set(split_mode$LAYOUT, split_mode$OFFSET, fieldValue);
     }
 
     private static final OfBoolean use_mmap$LAYOUT = (OfBoolean)$LAYOUT.select(groupElement("use_mmap"));

@@ -1,0 +1,58 @@
+package dev.bloom4j.cli;
+
+import dev.bloom4j.BloomRuntime;
+import dev.bloom4j.Device;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code bloom devices}: the compute devices the native library can use. */
+@Command(
+        name = "devices",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "List the compute devices the native library can use: the GPUs of a CUDA-enabled library (none in a "
+                    + "CPU-only build, or without a GPU or driver), then the CPU. --main-gpu counts the GPU lines "
+                    + "from 0.",
+            ""},
+        footer = {"", "Example:", "  bloom devices --json"})
+final class DevicesCommand implements Callable<Integer> {
+
+    @ParentCommand
+    Main main;
+
+    @Option(names = "--json", description = "Print one JSON object {\"devices\": [{\"index\", \"name\", "
+            + "\"description\", \"type\", \"memory_free\", \"memory_total\"}, ...]} instead of a table.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        List<Device> devices = BloomRuntime.devices();
+        if (json) {
+            List<Map<String, Object>> list = new ArrayList<>();
+            for (Device d : devices) {
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("index", d.index());
+                o.put("name", d.name());
+                o.put("description", d.description());
+                o.put("type", d.type().name().toLowerCase(java.util.Locale.ROOT));
+                o.put("memory_free", d.memoryFree());
+                o.put("memory_total", d.memoryTotal());
+                list.add(o);
+            }
+            Json.print(main.out, Map.of("devices", list));
+            return 0;
+        }
+        for (Device d : devices) {
+            main.out.printf("%d  %-5s  %-8s  %9.1f / %.1f GiB free  %s%n", d.index(), d.type(), d.name(),
+                    d.memoryFree() / 1073741824.0, d.memoryTotal() / 1073741824.0, d.description());
+        }
+        return 0;
+    }
+}
