@@ -47,7 +47,7 @@ extern "C" {
 #define BLOOM_VERSION_MINOR 1
 #define BLOOM_VERSION_PATCH 0
 /* Bumped on any incompatible change of a declaration in this file. */
-#define BLOOM_ABI_VERSION 4
+#define BLOOM_ABI_VERSION 5
 
 /* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
 BLOOM_API uint32_t bloom_abi_version(void);
@@ -188,6 +188,17 @@ BLOOM_API int32_t bloom_device_count(void);
 /* Describes device index (0 <= index < bloom_device_count()). BLOOM_ERR_INVALID_ARGUMENT for another index. */
 BLOOM_API int32_t bloom_device_get_info(bloom_device_info * out_info, int32_t index);
 
+/* Reference measurements for benchmarks, through the same ggml backends that run models: the mean seconds of one
+ * product [m x k] x [k x n] (weights in dtype, a bloom_dtype; f32 activations; 2mnk floating-point operations), and
+ * of one copy of n_bytes between two buffers (n_bytes read and n_bytes written), each over reps timed runs after
+ * one warm-up, on device (a bloom_device_get_info index). n_threads: CPU threads, 0 = all cores; ignored by GPUs.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (a bad device, shape, dtype or reps; k must be a multiple of the dtype's
+ * block size), BLOOM_ERR_OUT_OF_MEMORY. */
+BLOOM_API int32_t bloom_bench_matmul(double * out_seconds, int32_t device, int64_t m, int64_t n, int64_t k,
+                                     int32_t dtype, int32_t n_threads, int32_t reps);
+BLOOM_API int32_t bloom_bench_copy(double * out_seconds, int32_t device, int64_t n_bytes, int32_t n_threads,
+                                   int32_t reps);
+
 /* Frees the model. Every context, sampler and detokenizer made from it must be freed first. */
 BLOOM_API void bloom_model_free(bloom_model * model);
 
@@ -208,6 +219,8 @@ typedef struct bloom_model_info {
     int32_t n_repacked;      /* weight matrices repacked at load for the CPU's interleaved kernels (0 without repack) */
     int32_t n_gpu_layers;    /* transformer blocks whose weights are on a GPU (0: CPU only) */
     int32_t gpu_device;      /* the bloom_device index of the (main) GPU, -1 when none */
+    int64_t n_weight_bytes;  /* bytes of all weights as they are held (matrices in their stored type, a tied output
+                                projection once, vectors in f32): what one decoded token reads, near enough */
 } bloom_model_info;
 
 /* Copies the model's hyper-parameters into *out_info. */

@@ -2,6 +2,8 @@
 // besides bloom_log_set (bloom-log.cpp), and the only place a C++ exception is turned into a status.
 #include "bloom.h"
 
+#include "bloom-bench.h"
+
 #include "bloom-context.h"
 #include "bloom-convert.h"
 #include "bloom-error.h"
@@ -217,6 +219,21 @@ int32_t bloom_device_get_info(bloom_device_info * out_info, int32_t index) {
     });
 }
 
+int32_t bloom_bench_matmul(double * out_seconds, int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype,
+                           int32_t n_threads, int32_t reps) {
+    return guarded([&] {
+        require(out_seconds, "out_seconds");
+        *out_seconds = bloom::bench_matmul(device, m, n, k, dtype, n_threads, reps);
+    });
+}
+
+int32_t bloom_bench_copy(double * out_seconds, int32_t device, int64_t n_bytes, int32_t n_threads, int32_t reps) {
+    return guarded([&] {
+        require(out_seconds, "out_seconds");
+        *out_seconds = bloom::bench_copy(device, n_bytes, n_threads, reps);
+    });
+}
+
 // ---------------------------------------------------------------- model
 
 bloom_model_params bloom_model_default_params(void) {
@@ -275,6 +292,7 @@ int32_t bloom_model_get_info(bloom_model_info * out_info, const bloom_model * mo
         info.n_repacked     = m.n_repacked;
         info.n_gpu_layers   = m.n_gpu_layers;
         info.gpu_device     = -1;
+        info.n_weight_bytes = m.n_weight_bytes;
         for (size_t i = 0; m.gpu && i < ggml_backend_dev_count(); ++i) {
             if (ggml_backend_dev_get(i) == m.gpu) info.gpu_device = int32_t(i);
         }

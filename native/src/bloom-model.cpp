@@ -190,6 +190,7 @@ public:
         if (!duplicate) {
             m_.stored.push_back({gguf_name, src.name, src.file_index, g});
             m_.n_params += src.ne0 * src.ne1;
+            m_.n_weight_bytes += int64_t(src.n_bytes);
             progress();
         }
         return g;
@@ -201,6 +202,7 @@ public:
         vectors_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, false), false});
         m_.stored.push_back({gguf_name, src.name, src.file_index, g});
         m_.n_params += src.ne0;
+        m_.n_weight_bytes += src.ne0 * int64_t(sizeof(float));
         return g;
     }
 

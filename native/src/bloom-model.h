@@ -65,6 +65,7 @@ struct model {
     ggml_backend_dev_t     gpu          = nullptr;
     std::vector<bool>      layer_gpu;
     int32_t                n_gpu_layers = 0;
+    int64_t                n_weight_bytes = 0;  // matrices as stored (a GPU copy of a tied output not counted), f32 vectors
     // true: query_key_value rows are per head [q, k, v] (Hugging Face); false: [all q; all k; all v].
     bool                   qkv_interleaved = true;
 

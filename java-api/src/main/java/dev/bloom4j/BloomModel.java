@@ -148,7 +148,8 @@ public final class BloomModel implements AutoCloseable {
                 bloom_model_info.n_repacked(s),
                 bloom_model_info.n_gpu_layers(s),
                 bloom_model_info.gpu_device(s) < 0 ? OptionalInt.empty()
-                        : OptionalInt.of(bloom_model_info.gpu_device(s)));
+                        : OptionalInt.of(bloom_model_info.gpu_device(s)),
+                bloom_model_info.n_weight_bytes(s));
     }
 
     private static OptionalInt optionalToken(int id) {

@@ -71,6 +71,48 @@ public final class BloomRuntime {
         return List.copyOf(devices);
     }
 
+    /**
+     * Mean seconds of one matrix product {@code [m x k] x [k x n]} on {@code device}, weights in {@code weights},
+     * f32 activations ({@code 2mnk} floating-point operations), over {@code reps} timed runs after a warm-up, through
+     * the same ggml backend that runs models: the achievable-peak reference for a model's TFLOP/s
+     * ({@code bloom_bench_matmul}).
+     * {@snippet :
+     * Device gpu = BloomRuntime.devices().get(0);
+     * double s = BloomRuntime.measureMatmul(gpu, 2048, 4096, 12288, WeightType.BF16, 0, 10);
+     * System.out.printf("%.1f TFLOP/s%n", 2.0 * 2048 * 4096 * 12288 / s / 1e12);
+     * }
+     *
+     * @param threads CPU threads (0 = all cores); GPUs ignore it
+     * @throws InvalidArgumentException for a shape out of range, {@code k} not a multiple of the type's block
+     *                                  size, or {@code reps < 1}
+     */
+    public static double measureMatmul(Device device, long m, long n, long k, WeightType weights, int threads,
+                                       int reps) {
+        Native.init();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
+            Native.check(bloom_h.bloom_bench_matmul(out, device.index(), m, n, k, weights.code(), threads, reps));
+            return out.get(java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0);
+        }
+    }
+
+    /**
+     * Mean seconds of one copy of {@code bytes} between two buffers on {@code device} ({@code bytes} read and
+     * {@code bytes} written), over {@code reps} timed runs after a warm-up: the achievable-bandwidth reference for a
+     * model's decode ({@code bloom_bench_copy}).
+     *
+     * @param bytes   a multiple of 4
+     * @param threads CPU threads (0 = all cores); GPUs ignore it
+     */
+    public static double measureCopy(Device device, long bytes, int threads, int reps) {
+        Native.init();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(java.lang.foreign.ValueLayout.JAVA_DOUBLE);
+            Native.check(bloom_h.bloom_bench_copy(out, device.index(), bytes, threads, reps));
+            return out.get(java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0);
+        }
+    }
+
     private static LoadedLibrary loaded() {
         Native.init();
         return NativeLibrary.info();

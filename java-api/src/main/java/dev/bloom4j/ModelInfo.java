@@ -33,6 +33,8 @@ import java.util.OptionalInt;
  * @param gpuLayers               transformer blocks whose weights are on a GPU ({@link LoadOptions#gpuLayers()});
  *                                0 when the model runs on the CPU
  * @param gpuDevice               the {@link Device#index()} of the (main) GPU, if any layer is on one
+ * @param weightBytes             bytes of all weights as held (matrices in their stored type, a tied output
+ *                                projection once, vectors in f32): what one decoded token reads, near enough
  */
 public record ModelInfo(
         int vocabularySize,
@@ -50,4 +52,5 @@ public record ModelInfo(
         OptionalInt unkToken,
         int repackedMatrices,
         int gpuLayers,
-        OptionalInt gpuDevice) {}
+        OptionalInt gpuDevice,
+        long weightBytes) {}

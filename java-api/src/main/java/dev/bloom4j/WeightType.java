@@ -58,6 +58,10 @@ public enum WeightType {
         return Native.cString(bloom_h.bloom_dtype_name(code));
     }
 
+    int code() {
+        return code;
+    }
+
     static WeightType of(int code) {
         for (WeightType t : values()) {
             if (t.code == code) {

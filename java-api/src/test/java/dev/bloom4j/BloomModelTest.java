@@ -251,7 +251,7 @@ class BloomModelTest {
     void runtimeReportsVersionAndLibrary() {
         assertTrue(BloomRuntime.version().startsWith("0.1.0"), BloomRuntime.version());
         assertTrue(Files.isRegularFile(BloomRuntime.libraryPath()), BloomRuntime.libraryPath().toString());
-        assertEquals(4, BloomRuntime.abiVersion());
+        assertEquals(5, BloomRuntime.abiVersion());
     }
 
     @Test
@@ -291,6 +291,24 @@ class BloomModelTest {
                 assertEquals(0, m.info().gpuLayers());
             }
         }
+    }
+
+    @Test
+    void referenceMeasurementsRunOnTheCpuAndRejectBadInput() {
+        Device cpu = BloomRuntime.devices().get(BloomRuntime.devices().size() - 1);
+        double gemm = BloomRuntime.measureMatmul(cpu, 64, 16, 128, WeightType.F16, 1, 2);
+        double q4 = BloomRuntime.measureMatmul(cpu, 64, 16, 128, WeightType.Q4_0, 1, 1);
+        double copy = BloomRuntime.measureCopy(cpu, 1 << 16, 1, 2);
+        assertTrue(gemm > 0 && q4 > 0 && copy > 0, gemm + " " + q4 + " " + copy);
+        var e = assertThrows(InvalidArgumentException.class,
+                () -> BloomRuntime.measureMatmul(cpu, 64, 16, 100, WeightType.Q4_0, 1, 1));
+        assertTrue(e.getMessage().contains("block size"), e.getMessage());
+        e = assertThrows(InvalidArgumentException.class, () -> BloomRuntime.measureCopy(cpu, 1 << 16, 1, 0));
+        assertTrue(e.getMessage().contains("reps"), e.getMessage());
+        Device missing = new Device(99, "none", "", Device.Type.GPU, 0, 0);
+        e = assertThrows(InvalidArgumentException.class, () -> BloomRuntime.measureCopy(missing, 1 << 16, 1, 1));
+        assertTrue(e.getMessage().contains("device index 99"), e.getMessage());
+        assertEquals(4L * model.info().parameterCount(), model.info().weightBytes(), "f32 weights: 4 bytes each");
     }
 
     private static float[] logits(BloomModel m, int[] ids) {

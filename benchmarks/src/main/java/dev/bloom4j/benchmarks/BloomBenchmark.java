@@ -2,6 +2,7 @@ package dev.bloom4j.benchmarks;
 
 import dev.bloom4j.BloomModel;
 import dev.bloom4j.BloomSession;
+import dev.bloom4j.LoadOptions;
 import dev.bloom4j.SessionConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,6 +53,13 @@ public abstract class BloomBenchmark {
     @Param("")
     public String model;
 
+    /**
+     * Transformer blocks on a GPU ({@code -p gpuLayers=N}): -1 = all and the output layer (the native default;
+     * on a machine without a GPU the model runs on the CPU), 0 = CPU only.
+     */
+    @Param("-1")
+    public int gpuLayers;
+
     private BloomModel bloom;
 
     /**
@@ -60,7 +68,8 @@ public abstract class BloomBenchmark {
      */
     @Setup(Level.Trial)
     public void loadModel() {
-        bloom = BloomModel.load(modelPath(model, getClass().getSimpleName()));
+        bloom = BloomModel.load(modelPath(model, getClass().getSimpleName()),
+                LoadOptions.builder().gpuLayers(gpuLayers).build());
         modelLoaded();
     }
 

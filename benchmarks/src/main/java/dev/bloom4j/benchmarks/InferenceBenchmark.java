@@ -1,6 +1,7 @@
 package dev.bloom4j.benchmarks;
 
 import dev.bloom4j.BloomSession;
+import dev.bloom4j.KvCacheType;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
@@ -25,7 +26,9 @@ import org.openjdk.jmh.annotations.TearDown;
  * <ul>
  *   <li>{@code prefill}: prompts/s; {@code prefill:tokens} prompt tokens/s; {@code prefill:gflop} GFLOP/s.</li>
  *   <li>{@code decode}: tokens/s (one token per call); {@code decode:tokens} the same; {@code decode:gflop}
- *       GFLOP/s.</li>
+ *       GFLOP/s; {@code decode:gbyte} GB/s read from memory as {@link Traffic} counts it (weights plus KV cache per
+ *       token): the figure to set against the memory bandwidth ({@link DeviceReference} measures what a copy
+ *       reaches).</li>
  * </ul>
  * Tokens/s comes from a counter rather than {@code @OperationsPerInvocation} because the prompt length is a
  * parameter and that annotation takes a compile-time constant; a decode call is one token, so its primary score
@@ -80,6 +83,7 @@ public class InferenceBenchmark extends BloomBenchmark {
         int[] next;
         int call;
         double gflopPerCall;
+        double gbytePerCall;
 
         @Setup(Level.Iteration)
         public void open(InferenceBenchmark benchmark) {
@@ -90,6 +94,9 @@ public class InferenceBenchmark extends BloomBenchmark {
             // A few ids to cycle through, so consecutive calls do not evaluate the same token.
             next = benchmark.randomTokens(64, 1);
             gflopPerCall = Flops.decode(benchmark.shape(), context) / 1e9;
+            int kvBytes = session.kvCacheType() == KvCacheType.F32 ? 4 : 2;
+            gbytePerCall = Traffic.decodePerToken(benchmark.model().info().weightBytes(), benchmark.shape(), context,
+                    kvBytes) / 1e9;
         }
 
         @TearDown(Level.Iteration)
@@ -109,11 +116,14 @@ public class InferenceBenchmark extends BloomBenchmark {
         public long tokens;
         /** Work done, in GFLOP as {@link Flops} counts it. */
         public double gflop;
+        /** Memory read, in GB as {@link Traffic} counts it (decode only). */
+        public double gbyte;
 
         @Setup(Level.Iteration)
         public void reset() {
             tokens = 0;
             gflop = 0;
+            gbyte = 0;
         }
     }
 
@@ -151,5 +161,6 @@ public class InferenceBenchmark extends BloomBenchmark {
         state.session.evaluate(new int[] {state.next[state.call++ & 63]});
         work.tokens++;
         work.gflop += state.gflopPerCall;
+        work.gbyte += state.gbytePerCall;
     }
 }

@@ -50,10 +50,10 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_VERSION_PATCH() {
         return BLOOM_VERSION_PATCH;
     }
-    private static final int BLOOM_ABI_VERSION = (int)4L;
+    private static final int BLOOM_ABI_VERSION = (int)5L;
     /**
      * {@snippet lang=c :
-     * #define BLOOM_ABI_VERSION 4
+     * #define BLOOM_ABI_VERSION 5
      * }
      */
     public static int BLOOM_ABI_VERSION() {
@@ -960,6 +960,137 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_device_get_info", out_info, index);
             }
             return (int)mh$.invokeExact(out_info, index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_bench_matmul {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT,
+            bloom_h.C_LONG,
+            bloom_h.C_LONG,
+            bloom_h.C_LONG,
+            bloom_h.C_INT,
+            bloom_h.C_INT,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_bench_matmul");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_bench_matmul(double *out_seconds, int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static FunctionDescriptor bloom_bench_matmul$descriptor() {
+        return bloom_bench_matmul.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_bench_matmul(double *out_seconds, int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static MethodHandle bloom_bench_matmul$handle() {
+        return bloom_bench_matmul.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_bench_matmul(double *out_seconds, int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static MemorySegment bloom_bench_matmul$address() {
+        return bloom_bench_matmul.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_bench_matmul(double *out_seconds, int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static int bloom_bench_matmul(MemorySegment out_seconds, int device, long m, long n, long k, int dtype, int n_threads, int reps) {
+        var mh$ = bloom_bench_matmul.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_bench_matmul", out_seconds, device, m, n, k, dtype, n_threads, reps);
+            }
+            return (int)mh$.invokeExact(out_seconds, device, m, n, k, dtype, n_threads, reps);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_bench_copy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT,
+            bloom_h.C_LONG,
+            bloom_h.C_INT,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_bench_copy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_bench_copy(double *out_seconds, int32_t device, int64_t n_bytes, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static FunctionDescriptor bloom_bench_copy$descriptor() {
+        return bloom_bench_copy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_bench_copy(double *out_seconds, int32_t device, int64_t n_bytes, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static MethodHandle bloom_bench_copy$handle() {
+        return bloom_bench_copy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_bench_copy(double *out_seconds, int32_t device, int64_t n_bytes, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static MemorySegment bloom_bench_copy$address() {
+        return bloom_bench_copy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_bench_copy(double *out_seconds, int32_t device, int64_t n_bytes, int32_t n_threads, int32_t reps)
+     * }
+     */
+    public static int bloom_bench_copy(MemorySegment out_seconds, int device, long n_bytes, int n_threads, int reps) {
+        var mh$ = bloom_bench_copy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_bench_copy", out_seconds, device, n_bytes, n_threads, reps);
+            }
+            return (int)mh$.invokeExact(out_seconds, device, n_bytes, n_threads, reps);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -31,6 +31,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     int32_t n_repacked;
  *     int32_t n_gpu_layers;
  *     int32_t gpu_device;
+ *     int64_t n_weight_bytes;
  * }
  * }
  */
@@ -57,7 +58,8 @@ public class bloom_model_info {
         bloom_h.C_INT.withName("n_repacked"),
         bloom_h.C_INT.withName("n_gpu_layers"),
         bloom_h.C_INT.withName("gpu_device"),
-        MemoryLayout.paddingLayout(4)
+        MemoryLayout.paddingLayout(4),
+        bloom_h.C_LONG.withName("n_weight_bytes")
     ).withName("bloom_model_info");
 
     /**
@@ -769,6 +771,50 @@ public class bloom_model_info {
      */
     public static void gpu_device(MemorySegment struct, int fieldValue) {
         struct.set(gpu_device$LAYOUT, gpu_device$OFFSET, fieldValue);
+    }
+
+    private static final OfLong n_weight_bytes$LAYOUT = (OfLong)$LAYOUT.select(groupElement("n_weight_bytes"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int64_t n_weight_bytes
+     * }
+     */
+    public static final OfLong n_weight_bytes$layout() {
+        return n_weight_bytes$LAYOUT;
+    }
+
+    private static final long n_weight_bytes$OFFSET = $LAYOUT.byteOffset(groupElement("n_weight_bytes"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int64_t n_weight_bytes
+     * }
+     */
+    public static final long n_weight_bytes$offset() {
+        return n_weight_bytes$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int64_t n_weight_bytes
+     * }
+     */
+    public static long n_weight_bytes(MemorySegment struct) {
+        return struct.get(n_weight_bytes$LAYOUT, n_weight_bytes$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int64_t n_weight_bytes
+     * }
+     */
+    public static void n_weight_bytes(MemorySegment struct, long fieldValue) {
+        struct.set(n_weight_bytes$LAYOUT, n_weight_bytes$OFFSET, fieldValue);
     }
 
     /**
