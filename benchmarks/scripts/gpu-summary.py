@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Summarises one gpu-run.sh result directory as Markdown on stdout, and draws summary.png when matplotlib is there.
+
+    gpu-summary.py DIR [--peak-tflops 989] [--peak-gbps 3350]
+
+DIR holds reference.json (DeviceReference), jmh-<model>-<type>.json (JMH InferenceBenchmark, -rf json) and
+llama-bench-<model>-<type>.json (llama-bench -o json). For each model and type: prefill tokens/s and TFLOP/s per
+prompt length with MFU against the datasheet peak and against the same run's GEMM; decode tokens/s and GB/s per
+context with MBU against the datasheet bandwidth and the same run's copy; llama.cpp's tokens/s for the same tests
+and the ratio bloom4j / llama.cpp.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def jmh_rows(path):
+    """(test, size) -> (tokens/s, GFLOP/s, GB/s or None) from a JMH result file."""
+    rows = {}
+    for r in load(path):
+        name = r["benchmark"].rsplit(".", 1)[-1]
+        params = r.get("params", {})
+        sec = r.get("secondaryMetrics", {})
+        if name == "prefill":
+            size = int(params["promptTokens"])
+            rows[("prefill", size)] = (sec["tokens"]["score"], sec["gflop"]["score"], None)
+        elif name == "decode":
+            size = int(params["context"])
+            gbyte = sec.get("gbyte", {}).get("score")
+            rows[("decode", size)] = (sec["tokens"]["score"], sec["gflop"]["score"], gbyte)
+    return rows
+
+
+def llama_rows(path):
+    """(test, size) -> tokens/s from llama-bench's JSON: pp<N> is prefill of N, tg<N> decode from an empty cache."""
+    rows = {}
+    try:
+        data = load(path)
+    except (OSError, ValueError):
+        return rows
+    for r in data:
+        if r.get("n_gen", 0) == 0:
+            if int(r.get("n_depth", 0)) == 0:
+                rows[("prefill", int(r["n_prompt"]))] = r["avg_ts"]
+        else:
+            rows[("decode", int(r.get("n_depth", 0)))] = r["avg_ts"]
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--peak-tflops", type=float, default=989.0)
+    ap.add_argument("--peak-gbps", type=float, default=3350.0)
+    a = ap.parse_args()
+
+    ref = load(os.path.join(a.dir, "reference.json"))
+    gemm, copy = ref["gemm"]["tflops"], ref["copy"]["gb_per_s"]
+    out = [f"# bloom4j on {ref['device']['description']} ({ref['device']['name']})", ""]
+    machine = os.path.join(a.dir, "machine.txt")
+    if os.path.exists(machine):
+        out += ["```", open(machine).read().strip(), "```", ""]
+    out += [f"Same-run references: GEMM [{ref['gemm']['tokens']} x {ref['gemm']['k']}] x [{ref['gemm']['k']} x "
+            f"{ref['gemm']['rows']}] {ref['gemm']['type']}: {gemm:.1f} TFLOP/s ({gemm / a.peak_tflops:.0%} of the "
+            f"{a.peak_tflops:g} datasheet); copy of {ref['copy']['bytes'] / 2**30:.1f} GiB: {copy:.0f} GB/s read+written "
+            f"({copy / a.peak_gbps:.0%} of {a.peak_gbps:g}).", "",
+            "| model | type | test | bloom4j t/s | TFLOP/s | MFU (datasheet) | of GEMM | GB/s | MBU (datasheet) | of copy "
+            "| llama.cpp t/s | ratio |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    chart = []
+    for path in sorted(glob.glob(os.path.join(a.dir, "jmh-*.json"))):
+        m = re.match(r"jmh-(.+)-([a-z0-9_]+)\.json$", os.path.basename(path))
+        if not m:
+            continue
+        model, wtype = m.groups()
+        ours = jmh_rows(path)
+        theirs = llama_rows(os.path.join(a.dir, f"llama-bench-{model}-{wtype}.json"))
+        for (test, size), (tps, gflops, gbps) in sorted(ours.items()):
+            tflops = gflops / 1000
+            label = f"pp{size}" if test == "prefill" else f"tg @ {size}"
+            llama = theirs.get((test, size))
+            ratio = f"**{tps / llama:.2f}**" if llama else "-"
+            mbu = f"{gbps / a.peak_gbps:.0%}" if gbps else "-"
+            of_copy = f"{gbps / copy:.2f}" if gbps else "-"
+            out.append(f"| {model} | {wtype} | {label} | {tps:.1f} | {tflops:.2f} | {tflops / a.peak_tflops:.1%} | "
+                       f"{tflops / gemm:.2f} | {gbps or 0:.0f} | {mbu} | {of_copy} | "
+                       f"{f'{llama:.1f}' if llama else '-'} | {ratio} |")
+            chart.append((f"{model}\n{wtype} {label}", tps, llama))
+    out += ["", "llama.cpp's decode figures are llama-bench's tg128 at depth -d 128 and 2048 (128 tokens generated "
+            "after that many cached), bloom4j's one token at exactly that context: close, not identical."]
+    print("\n".join(out))
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    if chart:
+        fig, ax = plt.subplots(figsize=(max(8, len(chart) * 0.6), 5))
+        xs = range(len(chart))
+        ax.bar([x - 0.2 for x in xs], [c[1] for c in chart], width=0.4, label="bloom4j (Java)")
+        ax.bar([x + 0.2 for x in xs], [c[2] or 0 for c in chart], width=0.4, label="llama.cpp")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([c[0] for c in chart], rotation=90, fontsize=7)
+        ax.set_ylabel("tokens/s")
+        ax.set_yscale("log")
+        ax.set_title(f"{ref['device']['description']}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(a.dir, "summary.png"), dpi=120)
+
+
+if __name__ == "__main__":
+    main()
