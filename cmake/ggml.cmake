@@ -3,7 +3,9 @@
 #   2. -DBLOOM_USE_SYSTEM_GGML=ON            an installed ggml found with find_package(ggml CONFIG)
 #   3. the pinned llama.cpp release bundled in the npm package node-llama-cpp@3.22.1, fetched with
 #      `npm pack`, checked against its SHA-256 and cached under BLOOM_CACHE_DIR (outside the build tree).
+# BLOOM_CUDA=ON adds ggml's CUDA backend, configured in cmake/cuda.cmake.
 include("${CMAKE_CURRENT_LIST_DIR}/fetch-llama.cpp.cmake")  # the pin and bloom_fetch_pinned_llama_cpp()
+include("${CMAKE_CURRENT_LIST_DIR}/cuda.cmake")             # BLOOM_CUDA_ARCHITECTURES, BLOOM_CUBLAS_ROOT
 
 set(GGML_SOURCE_DIR "" CACHE PATH "ggml source tree to build instead of the pinned one")
 option(BLOOM_USE_SYSTEM_GGML "Use an installed ggml (find_package) instead of building the pinned one" OFF)
@@ -38,6 +40,9 @@ if (BLOOM_USE_SYSTEM_GGML)
         add_library(ggml ALIAS ggml::ggml)
     endif()
     bloom_find_nlohmann("")
+    if (BLOOM_CUDA AND NOT TARGET ggml::ggml-cuda)
+        message(WARNING "BLOOM_CUDA=ON, but the installed ggml has no ggml-cuda backend: libbloom will be CPU-only")
+    endif()
     message(STATUS "bloom4j: using installed ggml ${ggml_VERSION} from ${ggml_DIR}")
     set(BLOOM_GGML_ORIGIN "installed ggml ${ggml_VERSION}")
 else()
@@ -81,5 +86,8 @@ else()
         message(FATAL_ERROR "BLOOM_CPU_VARIANT must be x86-64-v3, x86-64-v2 or native, not '${BLOOM_CPU_VARIANT}'")
     endif()
     add_subdirectory("${_ggml_dir}" "${CMAKE_BINARY_DIR}/ggml" EXCLUDE_FROM_ALL)
+    if (BLOOM_CUDA)
+        bloom_cuda_after_ggml()
+    endif()
     bloom_find_nlohmann("${_ggml_dir}")
 endif()

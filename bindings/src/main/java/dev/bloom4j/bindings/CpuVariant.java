@@ -9,36 +9,60 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * One CPU build of libbloom.so that a jar may carry, at {@code native/<platform>/<name>/libbloom.so}, with the
+ * One build of libbloom.so that a jar may carry, at {@code native/<platform>/<name>/libbloom.so}, with the
  * {@code /proc/cpuinfo} flags a CPU needs to run it.
  *
  * <p>The flags are the instruction sets that CMake turns on for the variant (cmake/ggml.cmake): running a build on
  * a CPU without one of them dies with SIGILL somewhere inside ggml, long after the load succeeded, so the loader
  * checks them first.
  *
- * @param name          the directory name in the jar and the value of CMake's {@code BLOOM_CPU_VARIANT}
+ * <p>The {@value #CUDA} variant is the x86-64-v3 build with ggml's CUDA backend as well. It needs the CUDA runtime
+ * libraries (libcudart, libcublas) to load at all, but neither a driver nor a GPU; where it does not load, the loader
+ * takes the next (CPU) variant.
+ *
+ * @param name          the directory name in the jar; for CPU builds the value of CMake's {@code BLOOM_CPU_VARIANT}
  * @param requiredFlags {@code /proc/cpuinfo} flags the CPU must report; empty for a build made for this machine
  * @param description   a few words for messages
+ * @param profile       the Maven profile that adds the variant to the jar ({@code -Pnative}, {@code -Pcuda}); empty
+ *                      for the variants every build has
  */
-record CpuVariant(String name, Set<String> requiredFlags, String description) {
+record CpuVariant(String name, Set<String> requiredFlags, String description, String profile) {
+
+    /** The name of the variant with the CUDA backend. */
+    static final String CUDA = "cuda";
+
+    private static final Set<String> X86_64_V3 = Set.of("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2");
 
     CpuVariant {
         Objects.requireNonNull(name, "name");
         requiredFlags = Set.copyOf(requiredFlags);
         Objects.requireNonNull(description, "description");
+        Objects.requireNonNull(profile, "profile");
+    }
+
+    /** A variant that every build of the jar has. */
+    CpuVariant(String name, Set<String> requiredFlags, String description) {
+        this(name, requiredFlags, description, "");
+    }
+
+    /** Whether this is the build with the CUDA backend. */
+    boolean isCuda() {
+        return name.equals(CUDA);
     }
 
     /**
      * Variants per platform ({@code <os>-<arch>}), in order of preference: the loader takes the first one that this
-     * CPU can run and the jar holds. A new variant (an AVX-512 build, say) is one more entry here and one more CMake
-     * build in bindings/pom.xml.
+     * CPU can run, the jar holds and the dynamic loader accepts. A new variant (an AVX-512 build, say) is one more
+     * entry here and one more CMake build in bindings/pom.xml.
      */
     static final Map<String, List<CpuVariant>> BY_PLATFORM = Map.of(
             "linux-x86_64", List.of(
+                    // Only in jars built with -Pcuda; its CPU code is x86-64-v3.
+                    new CpuVariant(CUDA, X86_64_V3, "x86-64-v3 + CUDA, needs libcudart.so.13 and libcublas.so.13",
+                            "-Pcuda"),
                     // Only in jars built with -Pnative, on and for the machine that runs them.
-                    new CpuVariant("native", Set.of(), "-march=native, from a local -Pnative build"),
-                    new CpuVariant("x86-64-v3", Set.of("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"),
-                            "AVX2 + FMA + F16C"),
+                    new CpuVariant("native", Set.of(), "-march=native, from a local -Pnative build", "-Pnative"),
+                    new CpuVariant("x86-64-v3", X86_64_V3, "AVX2 + FMA + F16C"),
                     new CpuVariant("x86-64-v2", Set.of("sse4_2"), "SSE4.2, no AVX")));
 
     /** The flags of {@code cpuFlags} this variant needs but does not find, sorted; empty if it can run. */

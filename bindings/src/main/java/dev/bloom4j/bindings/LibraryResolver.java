@@ -24,34 +24,45 @@ import java.util.function.Function;
 
 /**
  * Finds, checks and loads one libbloom.so, trying in order: the path in {@link #PATH_PROPERTY}, the path in
- * {@link #PATH_VARIABLE}, and the jar's libraries for this platform and CPU. Every place tried adds a line to the
- * error that is thrown when none works. {@link NativeLibrary} runs it once with the real environment; tests run it
- * with their own {@link Inputs}.
+ * {@link #PATH_VARIABLE}, and the jar's libraries for this platform and CPU ({@link CpuVariant#BY_PLATFORM}'s order:
+ * the CUDA build first where the jar has one, then the CPU builds), limited to one variant, or to the CPU ones, by
+ * {@link #VARIANT_PROPERTY} or {@link #VARIANT_VARIABLE}. Every place tried adds a line to the error that is thrown
+ * when none works. {@link NativeLibrary} runs it once with the real environment; tests run it with their own
+ * {@link Inputs}.
  */
 final class LibraryResolver {
 
     static final String PATH_PROPERTY = "bloom4j.library.path";
     static final String PATH_VARIABLE = "BLOOM4J_LIBRARY_PATH";
+    static final String VARIANT_PROPERTY = "bloom4j.library.variant";
+    static final String VARIANT_VARIABLE = "BLOOM4J_LIBRARY_VARIANT";
+    /** The variant choice meaning "any CPU variant": every variant of the platform but the CUDA one. */
+    static final String CPU_CHOICE = "cpu";
     static final String LIBRARY_FILE = "libbloom.so";
 
     /**
      * Everything the resolver reads from outside.
      *
-     * @param propertyPath the value of {@link #PATH_PROPERTY}, if set
-     * @param variablePath the value of {@link #PATH_VARIABLE}, if set
-     * @param platform     {@code <os>-<arch>}, e.g. {@code linux-x86_64}
-     * @param cpuFlags     the CPU's flags from /proc/cpuinfo; empty when unknown
-     * @param resources    resource path ({@code native/...}) to its URL, or null when the jar does not have it
-     * @param cacheRoot    where libraries from the jar are extracted, under {@code lib/<sha256>/}
-     * @param expectedAbi  the BLOOM_ABI_VERSION the bindings were generated from
-     * @param systemLoad   makes a checked library the one the bindings use ({@code System.load})
+     * @param propertyPath    the value of {@link #PATH_PROPERTY}, if set
+     * @param variablePath    the value of {@link #PATH_VARIABLE}, if set
+     * @param variantProperty the value of {@link #VARIANT_PROPERTY}, if set: the one jar variant to try, or
+     *                        {@value #CPU_CHOICE} for every variant but the CUDA one
+     * @param variantVariable the value of {@link #VARIANT_VARIABLE}, if set; the property wins
+     * @param platform        {@code <os>-<arch>}, e.g. {@code linux-x86_64}
+     * @param cpuFlags        the CPU's flags from /proc/cpuinfo; empty when unknown
+     * @param resources       resource path ({@code native/...}) to its URL, or null when the jar does not have it
+     * @param cacheRoot       where libraries from the jar are extracted, under {@code lib/<sha256>/}
+     * @param expectedAbi     the BLOOM_ABI_VERSION the bindings were generated from
+     * @param systemLoad      makes a checked library the one the bindings use ({@code System.load})
      */
-    record Inputs(Optional<String> propertyPath, Optional<String> variablePath, String platform,
-                  Optional<Set<String>> cpuFlags, Function<String, URL> resources, Path cacheRoot, int expectedAbi,
-                  Consumer<Path> systemLoad) {
+    record Inputs(Optional<String> propertyPath, Optional<String> variablePath, Optional<String> variantProperty,
+                  Optional<String> variantVariable, String platform, Optional<Set<String>> cpuFlags,
+                  Function<String, URL> resources, Path cacheRoot, int expectedAbi, Consumer<Path> systemLoad) {
         Inputs {
             Objects.requireNonNull(propertyPath, "propertyPath");
             Objects.requireNonNull(variablePath, "variablePath");
+            Objects.requireNonNull(variantProperty, "variantProperty");
+            Objects.requireNonNull(variantVariable, "variantVariable");
             Objects.requireNonNull(platform, "platform");
             Objects.requireNonNull(cpuFlags, "cpuFlags");
             Objects.requireNonNull(resources, "resources");
@@ -62,6 +73,8 @@ final class LibraryResolver {
 
     private final Inputs in;
     private final List<String> attempts = new ArrayList<>();
+    private String lastReason = "";                          // why the last attempt failed, without its place
+    private Optional<String> cudaNotLoaded = Optional.empty(); // why the jar's CUDA variant was not taken
 
     private LibraryResolver(Inputs in) {
         this.in = in;
@@ -77,8 +90,14 @@ final class LibraryResolver {
         return new LibraryResolver(in).run();
     }
 
-    /** A loaded library and the failed attempts before it (worth a warning when an explicit path was ignored). */
-    record Result(LoadedLibrary library, List<String> failedBefore) {
+    /**
+     * A loaded library and the failed attempts before it (worth a warning when an explicit path was ignored).
+     *
+     * @param cudaFallback why the jar's CUDA variant was not loaded, when the jar has one, the variant choice allowed
+     *                     it and a CPU variant was loaded instead (e.g. {@code the dynamic loader refused it:
+     *                     libcudart.so.13: cannot open shared object file: No such file or directory})
+     */
+    record Result(LoadedLibrary library, List<String> failedBefore, Optional<String> cudaFallback) {
     }
 
     private Result run() {
@@ -86,7 +105,9 @@ final class LibraryResolver {
                 .or(() -> explicit("environment variable " + PATH_VARIABLE, in.variablePath()))
                 .or(this::fromJar);
         if (found.isPresent()) {
-            return new Result(found.get(), List.copyOf(attempts));
+            boolean fellBack = found.get().variant().filter(v -> !v.equals(CpuVariant.CUDA)).isPresent();
+            return new Result(found.get(), List.copyOf(attempts),
+                    fellBack ? cudaNotLoaded : Optional.empty());
         }
         StringBuilder message = new StringBuilder()
                 .append("Could not load the bloom4j native library (").append(LIBRARY_FILE).append(", ABI version ")
@@ -104,37 +125,41 @@ final class LibraryResolver {
     /** A path given by the user: a libbloom.so, or a directory holding one. */
     private Optional<LoadedLibrary> explicit(String place, Optional<String> value) {
         if (value.isEmpty()) {
-            attempts.add(place + ": not set");
+            fail(place, "not set");
             return Optional.empty();
         }
         String text = value.get();
         place = place + "=" + text;
         if (text.isBlank()) {
-            attempts.add(place + ": empty");
+            fail(place, "empty");
             return Optional.empty();
         }
         Path path;
         try {
             path = Path.of(text).toAbsolutePath();
         } catch (InvalidPathException e) {
-            attempts.add(place + ": not a valid path (" + e.getMessage() + ")");
+            fail(place, "not a valid path (" + e.getMessage() + ")");
             return Optional.empty();
         }
         if (Files.isDirectory(path)) {
             path = path.resolve(LIBRARY_FILE);
         }
         if (!Files.exists(path)) {
-            attempts.add(place + ": " + path + " does not exist");
+            fail(place, path + " does not exist");
             return Optional.empty();
         }
         if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
-            attempts.add(place + ": " + path + " is not a readable file");
+            fail(place, path + " is not a readable file");
             return Optional.empty();
         }
         return check(place, path, Optional.empty());
     }
 
-    /** The jar's libraries for this platform, best variant this CPU can run first. */
+    /**
+     * The jar's libraries for this platform, in {@link CpuVariant#BY_PLATFORM}'s order: the CUDA build first where
+     * the jar has one (the dynamic loader refuses it where the CUDA runtime libraries are missing, and the CPU builds
+     * follow), then the best CPU build this CPU can run. A variant choice ({@link #VARIANT_PROPERTY}) skips the rest.
+     */
     private Optional<LoadedLibrary> fromJar() {
         List<CpuVariant> variants = CpuVariant.BY_PLATFORM.get(in.platform());
         if (variants == null) {
@@ -142,48 +167,85 @@ final class LibraryResolver {
                     CpuVariant.BY_PLATFORM.keySet()) + " only, not for " + in.platform());
             return Optional.empty();
         }
+        Optional<VariantChoice> choice = VariantChoice.of(VARIANT_PROPERTY, in.variantProperty())
+                .or(() -> VariantChoice.of(VARIANT_VARIABLE, in.variantVariable()));
+        if (choice.isPresent() && !choice.get().value().equals(CPU_CHOICE)
+                && variants.stream().noneMatch(v -> v.name().equals(choice.get().value()))) {
+            attempts.add(choice.get() + ": no such variant for " + in.platform() + "; one of "
+                    + String.join(", ", variants.stream().map(CpuVariant::name).toList()) + ", or " + CPU_CHOICE
+                    + " for any but " + CpuVariant.CUDA);
+            return Optional.empty();
+        }
         List<CpuVariant> runnable = CpuVariant.runnable(in.platform(), in.cpuFlags());
         for (CpuVariant variant : variants) {
             String resource = "native/" + in.platform() + "/" + variant.name() + "/" + LIBRARY_FILE;
             String place = "jar resource " + resource;
+            if (choice.isPresent() && !choice.get().admits(variant)) {
+                attempts.add(place + ": skipped, " + choice.get());
+                continue;
+            }
             URL url = in.resources().apply(resource);
             if (url == null) {
-                attempts.add(place + ": not in the jar" + (variant.requiredFlags().isEmpty()
-                        ? " (only a local -Pnative build has it)" : ""));
+                attempts.add(place + ": not in the jar" + (variant.profile().isEmpty() ? ""
+                        : " (only a build with " + variant.profile() + " has it)"));
                 continue;
             }
-            if (!runnable.contains(variant)) {
-                attempts.add(place + ": skipped, " + in.cpuFlags()
-                        .map(flags -> "this CPU lacks " + String.join(", ", variant.missingFlags(flags))
-                                + " (" + variant.description() + ")")
-                        .orElse("the CPU's flags are unknown (no flags line in /proc/cpuinfo), so only the most"
-                                + " compatible variant is tried"));
-                continue;
-            }
-            Path extracted;
-            try {
-                extracted = extract(url, in.cacheRoot());
-            } catch (IOException e) {
-                // A read-only home (some containers, CI sandboxes): a private directory that lives as long as
-                // this JVM still works, it only costs the extraction on every start.
-                try {
-                    Path scratch = Files.createTempDirectory("bloom4j-");
-                    extracted = extract(url, scratch);
-                    deleteOnExit(scratch, extracted);
-                } catch (IOException e2) {
-                    attempts.add(place + ": could not be extracted under " + in.cacheRoot() + " (" + e
-                            + ") nor under a temporary directory (" + e2 + ")");
-                    continue;
-                }
-            }
-            Optional<LoadedLibrary> loaded = check(place + " (extracted to " + extracted + ")", extracted,
-                    Optional.of(variant.name()));
+            Optional<LoadedLibrary> loaded = fromJar(variant, place, url, runnable);
             if (loaded.isPresent()) {
-                return Optional.of(new LoadedLibrary(extracted, place, Optional.of(variant.name()),
-                        loaded.get().abiVersion()));
+                return loaded;
+            }
+            if (variant.isCuda()) {
+                cudaNotLoaded = Optional.of(lastReason);
             }
         }
         return Optional.empty();
+    }
+
+    /** A variant named by {@link #VARIANT_PROPERTY} or {@link #VARIANT_VARIABLE}; {@code toString} is for messages. */
+    private record VariantChoice(String setting, String value) {
+        static Optional<VariantChoice> of(String setting, Optional<String> value) {
+            return value.map(String::strip).filter(v -> !v.isEmpty()).map(v -> new VariantChoice(setting, v));
+        }
+
+        boolean admits(CpuVariant variant) {
+            return value.equals(CPU_CHOICE) ? !variant.isCuda() : value.equals(variant.name());
+        }
+
+        @Override
+        public String toString() {
+            return setting + "=" + value;
+        }
+    }
+
+    /** One variant that the jar has: checked against the CPU, extracted, probed and loaded. */
+    private Optional<LoadedLibrary> fromJar(CpuVariant variant, String place, URL url, List<CpuVariant> runnable) {
+        if (!runnable.contains(variant)) {
+            fail(place, "skipped, " + in.cpuFlags()
+                    .map(flags -> "this CPU lacks " + String.join(", ", variant.missingFlags(flags))
+                            + " (" + variant.description() + ")")
+                    .orElse("the CPU's flags are unknown (no flags line in /proc/cpuinfo), so only the most"
+                            + " compatible variant is tried"));
+            return Optional.empty();
+        }
+        Path extracted;
+        try {
+            extracted = extract(url, in.cacheRoot());
+        } catch (IOException e) {
+            // A read-only home (some containers, CI sandboxes): a private directory that lives as long as
+            // this JVM still works, it only costs the extraction on every start.
+            try {
+                Path scratch = Files.createTempDirectory("bloom4j-");
+                extracted = extract(url, scratch);
+                deleteOnExit(scratch, extracted);
+            } catch (IOException e2) {
+                fail(place, "could not be extracted under " + in.cacheRoot() + " (" + e
+                        + ") nor under a temporary directory (" + e2 + ")");
+                return Optional.empty();
+            }
+        }
+        Path file = extracted;
+        return check(place + " (extracted to " + file + ")", file, Optional.of(variant.name()))
+                .map(loaded -> new LoadedLibrary(file, place, loaded.variant(), loaded.abiVersion()));
     }
 
     /** Checks the ABI version of {@code path} before loading it for good. */
@@ -191,18 +253,24 @@ final class LibraryResolver {
         try (LibraryProbe probe = LibraryProbe.open(path)) {
             int abi = probe.abiVersion();
             if (abi != in.expectedAbi()) {
-                attempts.add(place + ": wrong ABI version " + abi + " (these bindings need " + in.expectedAbi()
+                fail(place, "wrong ABI version " + abi + " (these bindings need " + in.expectedAbi()
                         + "); it was built from other sources than this jar");
                 return Optional.empty();
             }
             in.systemLoad().accept(path);
             return Optional.of(new LoadedLibrary(path, place, variant, abi));
         } catch (LibraryProbe.Rejected e) {
-            attempts.add(place + ": " + e.getMessage());
+            fail(place, e.getMessage());
         } catch (UnsatisfiedLinkError e) {
-            attempts.add(place + ": System.load failed: " + e.getMessage());
+            fail(place, "System.load failed: " + e.getMessage());
         }
         return Optional.empty();
+    }
+
+    /** Records a failed attempt: "place: reason" in the list, the reason alone for the CUDA fallback's message. */
+    private void fail(String place, String reason) {
+        attempts.add(place + ": " + reason);
+        lastReason = reason;
     }
 
     /**

@@ -20,10 +20,15 @@ import java.util.Set;
  *   <li>the environment variable {@code BLOOM4J_LIBRARY_PATH}, the same;</li>
  *   <li>the jar, {@code native/<os>-<arch>/<variant>/libbloom.so}, the best variant this CPU can run according to
  *       /proc/cpuinfo ({@code x86-64-v3} needs AVX2, FMA, F16C and BMI2; {@code x86-64-v2} is the fallback; a
- *       {@code native} build from {@code -Pnative} comes first when present). It is extracted to
- *       {@code ~/.cache/bloom4j/lib/<sha256>/libbloom.so} (or under {@code bloom4j.cache.dir},
- *       {@code $BLOOM_CACHE_DIR}, {@code $XDG_CACHE_HOME/bloom4j}) and reused by later runs.</li>
+ *       {@code native} build from {@code -Pnative} comes first when present). A {@code cuda} build (x86-64-v3 with
+ *       ggml's CUDA backend, from {@code -Pcuda}) comes before all of them; where the dynamic loader refuses it
+ *       (no libcudart.so.13 or libcublas.so.13 on the library path), one warning says why and the CPU variant is
+ *       loaded instead. A library is extracted to {@code ~/.cache/bloom4j/lib/<sha256>/libbloom.so} (or under
+ *       {@code bloom4j.cache.dir}, {@code $BLOOM_CACHE_DIR}, {@code $XDG_CACHE_HOME/bloom4j}) and reused by later
+ *       runs.</li>
  * </ol>
+ * The system property {@code bloom4j.library.variant} (or the variable {@code BLOOM4J_LIBRARY_VARIANT}) limits the
+ * jar to one variant ({@code cuda}, {@code x86-64-v3}, ...: no fallback then), or to the CPU ones with {@code cpu}.
  * Before a library is loaded for good, its {@code bloom_abi_version()} is compared with the BLOOM_ABI_VERSION the
  * bindings were generated from; a library built from other sources is skipped. When no place works,
  * {@link NativeLibraryLoadError} lists each one and why it failed.
@@ -41,6 +46,13 @@ public final class NativeLibrary {
     public static final String PATH_PROPERTY = LibraryResolver.PATH_PROPERTY;
     /** Environment variable naming a libbloom.so (or its directory), used when the property is not set. */
     public static final String PATH_VARIABLE = LibraryResolver.PATH_VARIABLE;
+    /**
+     * System property naming the one jar variant to load ({@code cuda}, {@code native}, {@code x86-64-v3},
+     * {@code x86-64-v2}), or {@code cpu} for the best CPU variant, never the CUDA one.
+     */
+    public static final String VARIANT_PROPERTY = LibraryResolver.VARIANT_PROPERTY;
+    /** Environment variable with the values of {@link #VARIANT_PROPERTY}, used when the property is not set. */
+    public static final String VARIANT_VARIABLE = LibraryResolver.VARIANT_VARIABLE;
     /** System property naming the cache directory that libraries from the jar are extracted to. */
     public static final String CACHE_PROPERTY = "bloom4j.cache.dir";
 
@@ -67,6 +79,8 @@ public final class NativeLibrary {
             LibraryResolver.Result result = LibraryResolver.resolve(new LibraryResolver.Inputs(
                     Optional.ofNullable(System.getProperty(PATH_PROPERTY)),
                     Optional.ofNullable(System.getenv(PATH_VARIABLE)),
+                    Optional.ofNullable(System.getProperty(VARIANT_PROPERTY)),
+                    Optional.ofNullable(System.getenv(VARIANT_VARIABLE)),
                     platform(),
                     cpuFlags(),
                     NativeLibrary.class.getClassLoader()::getResource,
@@ -83,6 +97,10 @@ public final class NativeLibrary {
             } else {
                 LOG.log(System.Logger.Level.DEBUG, "bloom4j: loaded {0}", library);
             }
+            if (result.cudaFallback().isPresent()) {
+                LOG.log(System.Logger.Level.WARNING, cudaFallbackMessage(result.cudaFallback().get(),
+                        library.variant().orElse("?")));
+            }
             loaded = library;
         }
     }
@@ -95,6 +113,13 @@ public final class NativeLibrary {
     public static LoadedLibrary info() {
         load();
         return loaded;
+    }
+
+    /** The one line logged when the jar's CUDA variant did not load and a CPU variant did. */
+    static String cudaFallbackMessage(String reason, String cpuVariant) {
+        return "bloom4j: the CUDA variant of libbloom.so did not load (" + reason + "); falling back to the CPU"
+                + " variant " + cpuVariant + " (-D" + VARIANT_PROPERTY + "=" + LibraryResolver.CPU_CHOICE
+                + " skips the CUDA variant)";
     }
 
     private static boolean isExplicitFailure(String attempt) {

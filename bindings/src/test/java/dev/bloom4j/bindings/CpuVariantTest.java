@@ -39,6 +39,20 @@ class CpuVariantTest {
         return variants.stream().map(CpuVariant::name).toList();
     }
 
+    private static CpuVariant variant(String name) {
+        return CpuVariant.BY_PLATFORM.get("linux-x86_64").stream().filter(v -> v.name().equals(name)).findFirst()
+                .orElseThrow();
+    }
+
+    @Test
+    void cudaVariantComesFirstAndIsTheOnlyCudaOne() {
+        List<CpuVariant> all = CpuVariant.BY_PLATFORM.get("linux-x86_64");
+        assertEquals("cuda", all.getFirst().name());
+        assertEquals(List.of("cuda"), names(all.stream().filter(CpuVariant::isCuda).toList()));
+        assertEquals("-Pcuda", all.getFirst().profile());
+        assertEquals("", variant("x86-64-v3").profile());
+    }
+
     @Test
     void parsesTheFirstFlagsLine() {
         Set<String> flags = CpuVariant.parseCpuInfoFlags(HASWELL).orElseThrow();
@@ -47,8 +61,8 @@ class CpuVariantTest {
     }
 
     @Test
-    void avx2MachinePrefersV3ThenV2() {
-        assertEquals(List.of("native", "x86-64-v3", "x86-64-v2"),
+    void avx2MachinePrefersCudaThenV3ThenV2() {
+        assertEquals(List.of("cuda", "native", "x86-64-v3", "x86-64-v2"),
                 names(CpuVariant.runnable("linux-x86_64", CpuVariant.parseCpuInfoFlags(HASWELL))));
     }
 
@@ -58,8 +72,9 @@ class CpuVariantTest {
                 names(CpuVariant.runnable("linux-x86_64", CpuVariant.parseCpuInfoFlags(NEHALEM))));
         Optional<Set<String>> ivy = CpuVariant.parseCpuInfoFlags(IVY_BRIDGE_FLAGS);
         assertEquals(List.of("native", "x86-64-v2"), names(CpuVariant.runnable("linux-x86_64", ivy)));
-        CpuVariant v3 = CpuVariant.BY_PLATFORM.get("linux-x86_64").get(1);
-        assertEquals(Set.of("avx2", "bmi2", "fma"), v3.missingFlags(ivy.orElseThrow()));
+        assertEquals(Set.of("avx2", "bmi2", "fma"), variant("x86-64-v3").missingFlags(ivy.orElseThrow()));
+        assertEquals(Set.of("avx2", "bmi2", "fma"), variant("cuda").missingFlags(ivy.orElseThrow()),
+                "the CUDA build's CPU code is x86-64-v3");
     }
 
     @Test

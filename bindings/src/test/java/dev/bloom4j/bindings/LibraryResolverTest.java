@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -18,9 +19,11 @@ import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The loader's search and its error text, without any real libbloom.so. */
 class LibraryResolverTest {
@@ -34,8 +37,16 @@ class LibraryResolverTest {
 
     private LibraryResolver.Inputs inputs(String property, String variable, String platform,
                                           Optional<Set<String>> flags, Function<String, URL> resources) {
-        return new LibraryResolver.Inputs(Optional.ofNullable(property), Optional.ofNullable(variable), platform,
-                flags, resources, temp.resolve("cache"), 1, systemLoaded::add);
+        return variantInputs(property, variable, null, null, platform, flags, resources, 1);
+    }
+
+    private LibraryResolver.Inputs variantInputs(String property, String variable, String variantProperty,
+                                                 String variantVariable, String platform,
+                                                 Optional<Set<String>> flags, Function<String, URL> resources,
+                                                 int expectedAbi) {
+        return new LibraryResolver.Inputs(Optional.ofNullable(property), Optional.ofNullable(variable),
+                Optional.ofNullable(variantProperty), Optional.ofNullable(variantVariable), platform, flags,
+                resources, temp.resolve("cache"), expectedAbi, systemLoaded::add);
     }
 
     private static Function<String, URL> jarWith(Map<String, Path> entries) {
@@ -61,8 +72,9 @@ class LibraryResolverTest {
                 "system property bloom4j.library.path=/nonexistent/bogus/libbloom.so: "
                         + "/nonexistent/bogus/libbloom.so does not exist",
                 "environment variable BLOOM4J_LIBRARY_PATH: not set",
-                "jar resource native/linux-x86_64/native/libbloom.so: not in the jar (only a local -Pnative build"
-                        + " has it)",
+                "jar resource native/linux-x86_64/cuda/libbloom.so: not in the jar (only a build with -Pcuda has it)",
+                "jar resource native/linux-x86_64/native/libbloom.so: not in the jar (only a build with -Pnative has"
+                        + " it)",
                 "jar resource native/linux-x86_64/x86-64-v3/libbloom.so: not in the jar",
                 "jar resource native/linux-x86_64/x86-64-v2/libbloom.so: not in the jar"), e.attempts());
         for (int i = 0; i < e.attempts().size(); i++) {
@@ -103,7 +115,7 @@ class LibraryResolverTest {
                 inputs(null, null, "linux-x86_64", Optional.of(Set.of("sse4_2", "avx", "f16c")),
                         jarWith(Map.of("native/linux-x86_64/x86-64-v3/libbloom.so", fake)))));
         assertEquals("jar resource native/linux-x86_64/x86-64-v3/libbloom.so: skipped, this CPU lacks avx2, bmi2, "
-                + "fma (AVX2 + FMA + F16C)", e.attempts().get(3));
+                + "fma (AVX2 + FMA + F16C)", e.attempts().get(4));
     }
 
     @Test
@@ -112,10 +124,144 @@ class LibraryResolverTest {
         NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
                 inputs(null, null, "linux-x86_64", Optional.of(AVX2_CPU),
                         jarWith(Map.of("native/linux-x86_64/x86-64-v2/libbloom.so", fake)))));
-        String attempt = e.attempts().get(4);
+        String attempt = e.attempts().get(5);
         assertTrue(attempt.startsWith("jar resource native/linux-x86_64/x86-64-v2/libbloom.so (extracted to "
                 + temp.resolve("cache").resolve("lib")), attempt);
         assertTrue(attempt.contains("the dynamic loader refused it"), attempt);
+    }
+
+    @Test
+    void cudaVariantIsTriedFirstThenTheCpuVariants() throws IOException {
+        Path fake = Files.writeString(temp.resolve("fake.so"), "not a library");
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                inputs(null, null, "linux-x86_64", Optional.of(AVX2_CPU), jarWith(Map.of(
+                        "native/linux-x86_64/cuda/libbloom.so", fake,
+                        "native/linux-x86_64/x86-64-v3/libbloom.so", fake,
+                        "native/linux-x86_64/x86-64-v2/libbloom.so", fake)))));
+        List<String> jar = e.attempts().subList(2, e.attempts().size());
+        assertEquals(4, jar.size(), jar::toString);
+        assertTrue(jar.get(0).startsWith("jar resource native/linux-x86_64/cuda/libbloom.so (extracted to "),
+                jar::toString);
+        assertTrue(jar.get(1).startsWith("jar resource native/linux-x86_64/native/libbloom.so: not in the jar"),
+                jar::toString);
+        assertTrue(jar.get(2).startsWith("jar resource native/linux-x86_64/x86-64-v3/libbloom.so (extracted to "),
+                jar::toString);
+        assertTrue(jar.get(3).startsWith("jar resource native/linux-x86_64/x86-64-v2/libbloom.so (extracted to "),
+                jar::toString);
+        for (int i : new int[] {0, 2, 3}) {
+            assertTrue(jar.get(i).contains(": the dynamic loader refused it: "), jar.get(i));
+        }
+    }
+
+    @Test
+    void cudaVariantNeedsTheX8664V3Flags() throws IOException {
+        Path fake = Files.writeString(temp.resolve("fake.so"), "x");
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                inputs(null, null, "linux-x86_64", Optional.of(Set.of("sse4_2", "avx")),
+                        jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", fake)))));
+        assertEquals("jar resource native/linux-x86_64/cuda/libbloom.so: skipped, this CPU lacks avx2, bmi2, f16c, "
+                + "fma (x86-64-v3 + CUDA, needs libcudart.so.13 and libcublas.so.13)", e.attempts().get(2));
+    }
+
+    @Test
+    void variantChoiceCpuSkipsTheCudaVariant() throws IOException {
+        Path fake = Files.writeString(temp.resolve("fake.so"), "x");
+        Function<String, URL> jar = jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", fake));
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                variantInputs(null, null, " cpu ", "cuda", "linux-x86_64", Optional.of(AVX2_CPU), jar, 1)));
+        // The property wins over the variable; the CPU variants are still tried.
+        assertEquals(List.of(
+                "system property bloom4j.library.path: not set",
+                "environment variable BLOOM4J_LIBRARY_PATH: not set",
+                "jar resource native/linux-x86_64/cuda/libbloom.so: skipped, bloom4j.library.variant=cpu",
+                "jar resource native/linux-x86_64/native/libbloom.so: not in the jar (only a build with -Pnative has"
+                        + " it)",
+                "jar resource native/linux-x86_64/x86-64-v3/libbloom.so: not in the jar",
+                "jar resource native/linux-x86_64/x86-64-v2/libbloom.so: not in the jar"), e.attempts());
+    }
+
+    @Test
+    void variantChoiceOfOneVariantTriesOnlyThatOne() throws IOException {
+        Path fake = Files.writeString(temp.resolve("fake.so"), "x");
+        Function<String, URL> jar = jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", fake,
+                "native/linux-x86_64/x86-64-v3/libbloom.so", fake));
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                variantInputs(null, null, "", "x86-64-v2", "linux-x86_64", Optional.of(AVX2_CPU), jar, 1)));
+        assertEquals(List.of(
+                "jar resource native/linux-x86_64/cuda/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
+                "jar resource native/linux-x86_64/native/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
+                "jar resource native/linux-x86_64/x86-64-v3/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
+                "jar resource native/linux-x86_64/x86-64-v2/libbloom.so: not in the jar"),
+                e.attempts().subList(2, e.attempts().size()));
+
+        // Forced to cuda: no CPU variant is tried after it fails.
+        e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                variantInputs(null, null, "cuda", null, "linux-x86_64", Optional.of(AVX2_CPU), jar, 1)));
+        List<String> tried = e.attempts().subList(2, e.attempts().size());
+        assertTrue(tried.get(0).contains("cuda/libbloom.so (extracted to ")
+                && tried.get(0).contains("the dynamic loader refused it"), tried::toString);
+        assertEquals("jar resource native/linux-x86_64/x86-64-v3/libbloom.so: skipped, bloom4j.library.variant=cuda",
+                tried.get(2));
+    }
+
+    @Test
+    void unknownVariantChoiceNamesTheValidOnes() {
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                variantInputs(null, null, "gpu", null, "linux-x86_64", Optional.of(AVX2_CPU), jarWith(Map.of()), 1)));
+        assertEquals("bloom4j.library.variant=gpu: no such variant for linux-x86_64; one of cuda, native, x86-64-v3,"
+                + " x86-64-v2, or cpu for any but cuda", e.attempts().get(2));
+        assertEquals(3, e.attempts().size());
+    }
+
+    /**
+     * The fallback itself, with a real libbloom.so from this build as the CPU variant and, as the CUDA variant, a
+     * copy of it whose dependency libm.so.6 is renamed to a library that does not exist: the dynamic loader refuses
+     * it exactly as it refuses a CUDA build on a machine without libcudart.so.13. No CUDA needed.
+     */
+    @Test
+    void cudaVariantThatDoesNotLoadFallsBackToTheCpuVariant() throws Exception {
+        URL built = getClass().getClassLoader().getResource("native/linux-x86_64/x86-64-v3/libbloom.so");
+        Optional<Set<String>> cpu = NativeLibrary.cpuFlags();
+        assumeTrue(built != null && "linux-x86_64".equals(NativeLibrary.platform()), "no x86-64-v3 libbloom.so built");
+        assumeTrue(cpu.isPresent() && cpu.get().containsAll(AVX2_CPU), "this CPU cannot run x86-64-v3");
+        Path real = Path.of(built.toURI());
+        int abi;
+        try (LibraryProbe probe = LibraryProbe.open(real)) {
+            abi = probe.abiVersion();
+        }
+        byte[] bytes = Files.readAllBytes(real);
+        byte[] from = "libm.so.6\0".getBytes(StandardCharsets.US_ASCII);
+        byte[] to = "libQ.so.6\0".getBytes(StandardCharsets.US_ASCII);
+        int replaced = 0;
+        for (int i = 0; i + from.length <= bytes.length; i++) {
+            if (Arrays.equals(bytes, i, i + from.length, from, 0, from.length)) {
+                System.arraycopy(to, 0, bytes, i, to.length);
+                replaced++;
+            }
+        }
+        assumeTrue(replaced > 0, "the built library does not need libm.so.6");
+        Path brokenCuda = Files.write(temp.resolve("cuda-libbloom.so"), bytes);
+
+        LibraryResolver.Result result = LibraryResolver.resolve(variantInputs(null, null, null, null, "linux-x86_64",
+                Optional.of(AVX2_CPU), jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", brokenCuda,
+                        "native/linux-x86_64/x86-64-v3/libbloom.so", real)), abi));
+
+        assertEquals(Optional.of("x86-64-v3"), result.library().variant());
+        assertEquals(List.of(result.library().path()), systemLoaded, "only the CPU variant was loaded for good");
+        String reason = result.cudaFallback().orElseThrow();
+        assertTrue(reason.startsWith("the dynamic loader refused it: ") && reason.contains("libQ.so.6"), reason);
+        String message = NativeLibrary.cudaFallbackMessage(reason, result.library().variant().get());
+        assertEquals("bloom4j: the CUDA variant of libbloom.so did not load (" + reason + "); falling back to the CPU"
+                + " variant x86-64-v3 (-Dbloom4j.library.variant=cpu skips the CUDA variant)", message);
+        assertFalse(message.contains("\n"), "one line");
+
+        // The CPU variant chosen outright: no fallback to report.
+        systemLoaded.clear();
+        result = LibraryResolver.resolve(variantInputs(null, null, "cpu", null, "linux-x86_64", Optional.of(AVX2_CPU),
+                jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", brokenCuda,
+                        "native/linux-x86_64/x86-64-v3/libbloom.so", real)), abi));
+        assertEquals(Optional.of("x86-64-v3"), result.library().variant());
+        assertEquals(Optional.empty(), result.cudaFallback());
     }
 
     @Test
