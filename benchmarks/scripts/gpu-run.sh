@@ -14,7 +14,7 @@
 # peak and against the same-run GEMM, MBU against 3.35 TB/s and the same-run copy, bloom4j / llama.cpp ratios).
 #
 # Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_GPU_MODELS (default bloom-560m,bloom-1b7,
-# bloom-7b1), BLOOM_GPU_TYPES (default bf16,f16,q8_0,q4_0), BLOOM_GPU_WORK (default ~/.cache/bloom4j/gpu-run: models
+# bloom-7b1), BLOOM_CUBLAS_ROOT (a cuBLAS outside the toolkit, see README), BLOOM_GPU_TYPES (default bf16,f16,q8_0,q4_0), BLOOM_GPU_WORK (default ~/.cache/bloom4j/gpu-run: models
 # and the llama.cpp CUDA build), PEAK_TFLOPS (default 989, H100 SXM dense bf16), PEAK_GBPS (default 3350).
 # Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 for the summary.
 set -euo pipefail
@@ -43,7 +43,8 @@ mkdir -p "$work"
 build() {
     command -v nvidia-smi >/dev/null || log "warning: no nvidia-smi: building anyway"
     log "building the CUDA library variant and the jars (architectures $archs)"
-    ./mvnw -B -q -Pcuda -Dbloom4j.cuda.architectures="${archs//;/,}" -DskipTests package
+    ./mvnw -B -q -Pcuda -Dbloom4j.cuda.architectures="${archs//;/,}" ${BLOOM_CUBLAS_ROOT:+-Dbloom4j.cublas.root="$BLOOM_CUBLAS_ROOT"} \
+        -DskipTests package
     log "building llama.cpp's llama-bench for CUDA from the pinned tree"
     # The pinned tree, which the Maven build above fetched into the cache (cmake -P cmake/fetch-llama.cpp.cmake
     # fetches it alone).

@@ -53,11 +53,13 @@ hparams hparams::load_hf(const std::string & path) {
     hp.n_head      = get_int(path, cfg, {"n_head", "num_attention_heads"}, true, 0);
     hp.n_ctx_train = get_int(path, cfg, {"seq_length", "n_positions", "max_position_embeddings"}, false, 2048);
     if (const json * v = find_key(cfg, {"layer_norm_epsilon"})) {
-        if (!v->is_number() || v->get<double>() <= 0 || v->get<double>() >= 1) {
-            fail(BLOOM_ERR_FORMAT, "%s: \"layer_norm_epsilon\" must be a number in (0, 1), not %s", path.c_str(),
-                 v->dump().c_str());
+        // Checked as the float32 the model uses: 1e-50 underflows to 0 and 0.999999999 rounds to 1.
+        const float eps = v->is_number() ? float(v->get<double>()) : 0.0f;
+        if (!(eps > 0.0f && eps < 1.0f)) {
+            fail(BLOOM_ERR_FORMAT, "%s: \"layer_norm_epsilon\" must be a number in (0, 1) as a float32, not %s",
+                 path.c_str(), v->dump().c_str());
         }
-        hp.norm_eps = v->get<float>();
+        hp.norm_eps = eps;
     }
     if (const json * v = find_key(cfg, {"apply_residual_connection_post_layernorm"})) {
         if (!v->is_boolean()) {

@@ -141,6 +141,21 @@ class BadCheckpointTest {
     }
 
     @Test
+    void layerNormEpsilonThatIsNotAPositiveFloat32() throws IOException {
+        // 1e-50 is positive as a double but 0 as the float32 the model uses (the fuzzer found it: the converter then
+        // wrote a GGUF its own loader refused).
+        Path model = good();
+        Path config = model.resolve("config.json");
+        String original = Files.readString(config);
+        for (String eps : List.of("1e-50", "0.9999999999", "0", "-1e-5")) {
+            Files.writeString(config, replaceOnce(original, "\"layer_norm_epsilon\": [0-9.eE+-]+",
+                    "\"layer_norm_epsilon\": " + eps));
+            var e = assertThrows(ModelFormatException.class, () -> BloomModel.load(model), eps);
+            assertMessage(e, "layer_norm_epsilon", "float32");
+        }
+    }
+
+    @Test
     void corruptConfigAndTokenizer() throws IOException {
         Path model = good();
         Files.writeString(model.resolve("config.json"), "{\"vocab_size\": 1024,");
