@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.bloom4j.checkpoint.DataType;
 import java.nio.file.Files;
@@ -309,6 +310,27 @@ class BloomModelTest {
         e = assertThrows(InvalidArgumentException.class, () -> BloomRuntime.measureCopy(missing, 1 << 16, 1, 1));
         assertTrue(e.getMessage().contains("device index 99"), e.getMessage());
         assertEquals(4L * model.info().parameterCount(), model.info().weightBytes(), "f32 weights: 4 bytes each");
+    }
+
+    @Test
+    void onAGpuTheLogitsMatchTheCpuWithinF16Tolerance() {
+        // Runs only where a GPU is (a CUDA-enabled library on a machine with a driver); skipped elsewhere.
+        assumeTrue(BloomRuntime.devices().stream().anyMatch(x -> x.type() == Device.Type.GPU), "no GPU here");
+        int[] ids = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3};
+        try (BloomModel cpu = BloomModel.load(model.path(), LoadOptions.builder().gpuLayers(0).build());
+             BloomModel gpu = BloomModel.load(model.path(), LoadOptions.builder().gpuLayers(-1).build())) {
+            assertEquals(gpu.info().layerCount(), gpu.info().gpuLayers());
+            assertTrue(gpu.info().gpuDevice().isPresent());
+            float[] a = logits(cpu, ids);
+            float[] b = logits(gpu, ids);
+            double range = 0, error = 0;
+            for (int i = 0; i < a.length; i++) {
+                range = Math.max(range, Math.abs(a[i]));
+                error = Math.max(error, Math.abs(a[i] - b[i]));
+            }
+            // cuBLAS multiplies f32 weights with TF32 or f16 inputs at best; f16 tolerance: 2^-11 doubled per layer.
+            assertTrue(error / range < 2e-3, "GPU vs CPU: " + error / range + " of the range");
+        }
     }
 
     private static float[] logits(BloomModel m, int[] ids) {
