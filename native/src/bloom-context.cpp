@@ -46,6 +46,18 @@ context::guard::guard(const context & c) : c_(c) {
 context::guard::~guard() { c_.busy_.store(false, std::memory_order_release); }
 
 context::context(const model & m, const bloom_context_params & params) : model_(m), params_(params) {
+    // A failure part-way (no memory for the cache, say) must not leak what was already made: the destructor does
+    // not run for a constructor that throws.
+    try {
+        init();
+    } catch (...) {
+        release();
+        throw;
+    }
+}
+
+void context::init() {
+    const model & m = model_;
     const hparams & hp = m.hp;
     if (params_.n_ctx == 0) {
         params_.n_ctx = uint32_t(hp.n_ctx_train);
@@ -184,7 +196,9 @@ context::context(const model & m, const bloom_context_params & params) : model_(
                    gpu_backend_ ? ggml_backend_dev_name(m.gpu) : "", kv_.flash_attn ? "on" : "off");
 }
 
-context::~context() {
+context::~context() { release(); }
+
+void context::release() {
     if (sched_) ggml_backend_sched_free(sched_);
     if (buf_kv_) ggml_backend_buffer_free(buf_kv_);
     if (buf_kv_gpu_) ggml_backend_buffer_free(buf_kv_gpu_);
@@ -193,6 +207,11 @@ context::~context() {
     if (gpu_backend_) ggml_backend_free(gpu_backend_);
     if (backend_) ggml_backend_free(backend_);
     if (threadpool_) ggml_threadpool_free(threadpool_);
+    sched_ = nullptr;
+    buf_kv_ = buf_kv_gpu_ = nullptr;
+    ctx_kv_ = ctx_kv_gpu_ = nullptr;
+    gpu_backend_ = backend_ = nullptr;
+    threadpool_ = nullptr;
 }
 
 const float * context::last_logits() const {

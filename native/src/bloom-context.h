@@ -40,6 +40,8 @@ public:
     };
 
 private:
+    void init();     // the constructor's work; throws bloom::error
+    void release();  // frees whatever init made; safe on a partly made context
     void eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out);
 
     const model &          model_;

@@ -885,6 +885,60 @@ void test_convert_api() {
     CHECK(last_has("apply_residual_connection_post_layernorm"));
 }
 
+// Context and load parameters: defaults resolved as documented, bad values refused with a message naming them
+// (and, for a context, nothing left allocated: the constructor frees what it made before it failed).
+void test_context_and_device_params() {
+    bloom_model * m = load(g_wide);
+    if (!m) return;
+    bloom_context_params cp = bloom_context_default_params();
+    CHECK_EQ(cp.type_kv, int32_t(BLOOM_KV_AUTO));
+    CHECK_EQ(cp.flash_attn, int32_t(BLOOM_FLASH_ATTN_AUTO));
+    cp.n_ctx = 64;
+    cp.n_threads = 1;
+    bloom_context * ctx = nullptr;
+    CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_OK);
+    bloom_context_params got = bloom_context_get_params(ctx);
+    CHECK_EQ(got.type_kv, int32_t(BLOOM_KV_F32));  // f32 weights
+    CHECK_EQ(got.flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
+    bloom_context_free(ctx);
+    cp.n_ctx = 4096;
+    CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_OK);
+    CHECK_EQ(bloom_context_get_params(ctx).flash_attn, int32_t(BLOOM_FLASH_ATTN_OFF));
+    bloom_context_free(ctx);
+    for (int i = 0; i < 50; ++i) {  // repeated failures after the backends exist: under ASan, a leak shows here
+        cp = bloom_context_default_params();
+        cp.type_kv = 7;
+        ctx = nullptr;
+        CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_ERR_INVALID_ARGUMENT);
+        CHECK(ctx == nullptr);
+        CHECK(std::strstr(bloom_last_error(), "type_kv 7") != nullptr);
+        cp.type_kv = BLOOM_KV_AUTO;
+        cp.flash_attn = 9;
+        CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_ERR_INVALID_ARGUMENT);
+        CHECK(std::strstr(bloom_last_error(), "flash_attn 9") != nullptr);
+    }
+    bloom_model_free(m);
+
+    bloom_model_params mp = bloom_model_default_params();
+    CHECK_EQ(mp.n_gpu_layers, -1);
+    mp.n_gpu_layers = -2;
+    bloom_model * bad = nullptr;
+    CHECK_EQ(bloom_model_load(&bad, g_wide.c_str(), g_wide.size(), mp), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(bloom_last_error(), "n_gpu_layers") != nullptr);
+    mp = bloom_model_default_params();
+    mp.split_mode = 5;
+    CHECK_EQ(bloom_model_load(&bad, g_wide.c_str(), g_wide.size(), mp), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(bloom_last_error(), "split_mode") != nullptr);
+
+    const int32_t n = bloom_device_count();
+    CHECK(n >= 1);
+    bloom_device_info info;
+    CHECK_EQ(bloom_device_get_info(&info, n - 1), BLOOM_OK);
+    CHECK_EQ(info.type, int32_t(BLOOM_DEVICE_CPU));
+    CHECK_EQ(bloom_device_get_info(&info, n), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK_EQ(bloom_device_get_info(&info, -1), BLOOM_ERR_INVALID_ARGUMENT);
+}
+
 } // namespace
 
 int main() {
@@ -910,6 +964,7 @@ int main() {
     test_memory();
     test_hostile();
     test_convert_api();
+    test_context_and_device_params();
 
     // BLOOM_GGUF_TEST_KEEP=1 keeps the checkpoints and GGUF files (to try them with llama.cpp's tools).
     if (g_failures == 0 && !std::getenv("BLOOM_GGUF_TEST_KEEP")) {
