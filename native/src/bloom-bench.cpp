@@ -1,6 +1,7 @@
 #include "bloom-bench.h"
 
 #include "bloom-error.h"
+#include "bloom-model.h"
 
 #include "ggml.h"
 #include "ggml-alloc.h"
@@ -16,25 +17,6 @@
 namespace bloom {
 
 namespace {
-
-ggml_type ggml_type_of(int32_t dtype) {
-    switch (dtype) {
-        case BLOOM_DTYPE_F32:  return GGML_TYPE_F32;
-        case BLOOM_DTYPE_F16:  return GGML_TYPE_F16;
-        case BLOOM_DTYPE_BF16: return GGML_TYPE_BF16;
-        case BLOOM_DTYPE_Q8_0: return GGML_TYPE_Q8_0;
-        case BLOOM_DTYPE_Q4_0: return GGML_TYPE_Q4_0;
-        case BLOOM_DTYPE_Q4_1: return GGML_TYPE_Q4_1;
-        case BLOOM_DTYPE_Q5_0: return GGML_TYPE_Q5_0;
-        case BLOOM_DTYPE_Q5_1: return GGML_TYPE_Q5_1;
-        case BLOOM_DTYPE_Q2_K: return GGML_TYPE_Q2_K;
-        case BLOOM_DTYPE_Q3_K: return GGML_TYPE_Q3_K;
-        case BLOOM_DTYPE_Q4_K: return GGML_TYPE_Q4_K;
-        case BLOOM_DTYPE_Q5_K: return GGML_TYPE_Q5_K;
-        case BLOOM_DTYPE_Q6_K: return GGML_TYPE_Q6_K;
-        default: fail(BLOOM_ERR_INVALID_ARGUMENT, "dtype %d is not a bloom_dtype", dtype);
-    }
-}
 
 // One device's backend, a context of tensors allocated on it, and a graph to time.
 class bench_run {
@@ -130,6 +112,9 @@ void fill(ggml_tensor * t) {
 
 double bench_matmul(int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype, int32_t n_threads, int32_t reps) {
     const ggml_type type = ggml_type_of(dtype);
+    if (type == GGML_TYPE_COUNT) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "dtype %d is not a bloom_dtype", dtype);
+    }
     if (m < 1 || n < 1 || k < 1 || m > (1 << 20) || n > (1 << 20) || k > (1 << 20)) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "matmul shape %lld x %lld x %lld: each dimension must be in [1, 2^20]",
              (long long) m, (long long) n, (long long) k);

@@ -12,26 +12,20 @@ namespace bloom {
 
 namespace {
 
-// Whether the GPU has a flash-attention kernel for this model's head size with a cache of this type: asked through
-// the backend, on a probe op whose K and V sit in an empty buffer of the GPU's type.
+// Whether the GPU has a flash-attention kernel for this model's head size with a cache of this type.
 bool gpu_supports_flash_attn(const model & m, int32_t type_kv) {
     const ggml_type t = type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     const int64_t d = m.hp.head_dim(), H = m.hp.n_head, n_kv = 256;
     ggml_init_params ip = { 8 * ggml_tensor_overhead(), nullptr, true };
     ggml_context * ctx = ggml_init(ip);
-    ggml_backend_buffer_t probe = ggml_backend_buft_alloc_buffer(ggml_backend_dev_buffer_type(m.gpu), 0);
-    bool ok = false;
-    if (ctx && probe) {
-        ggml_tensor * q = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, d, 1, H);
-        ggml_tensor * k = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
-        ggml_tensor * v = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
-        ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, 1);
-        ggml_tensor * op = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f, 8.0f, 0.0f);
-        for (ggml_tensor * x : {q, k, v, mask}) x->buffer = probe;
-        ok = ggml_backend_dev_supports_op(m.gpu, op);
-    }
-    if (probe) ggml_backend_buffer_free(probe);
-    if (ctx) ggml_free(ctx);
+    if (!ctx) return false;
+    ggml_tensor * q = ggml_new_tensor_3d(ctx, GGML_TYPE_F32, d, 1, H);
+    ggml_tensor * k = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
+    ggml_tensor * v = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
+    ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, 1);
+    ggml_tensor * op = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f, 8.0f, 0.0f);
+    const bool ok = supports_op_in(m.gpu, ggml_backend_dev_buffer_type(m.gpu), op, {q, k, v, mask});
+    ggml_free(ctx);
     return ok;
 }
 
@@ -115,11 +109,11 @@ void context::init() {
     }
     // Flash attention takes the ALiBi distances as f16, exact up to 2048: on by default while every distance is,
     // and where the GPU (if any) has a kernel for this head size and cache type.
+    const bool exact_distances = params_.n_ctx <= 2049;  // every ALiBi distance (< n_ctx) exact in f16
     if (params_.flash_attn == BLOOM_FLASH_ATTN_AUTO) {
-        const bool exact = params_.n_ctx <= 2049;
         const bool gpu_ok = !m.gpu || gpu_supports_flash_attn(m, params_.type_kv);
-        params_.flash_attn = exact && gpu_ok ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
-        if (exact && !gpu_ok) {
+        params_.flash_attn = exact_distances && gpu_ok ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
+        if (exact_distances && !gpu_ok) {
             BLOOM_LOG_INFO("context: %s has no flash-attention kernel for head size %d: attention by matrix products",
                            ggml_backend_dev_name(m.gpu), hp.head_dim());
         }
@@ -128,7 +122,7 @@ void context::init() {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "flash_attn %d is not a bloom_flash_attn (0 auto, 1 off, 2 on)",
              params_.flash_attn);
     }
-    if (params_.flash_attn == BLOOM_FLASH_ATTN_ON && params_.n_ctx > 2049) {
+    if (params_.flash_attn == BLOOM_FLASH_ATTN_ON && !exact_distances) {
         BLOOM_LOG_WARN("context: flash attention with n_ctx %u rounds ALiBi distances above 2048 to f16 (as llama.cpp "
                        "does); set flash_attn off for exact distances", params_.n_ctx);
     }

@@ -42,6 +42,49 @@ void tensor_to_f32(ggml_type type, const void * src, float * dst, int64_t n) {
 
 namespace {
 
+// The weight types the graph runs, as bloom_dtype and as ggml type: the ones llama-quantize produces for BLOOM and
+// the converter's float ones.
+constexpr std::pair<bloom_dtype, ggml_type> k_weight_types[] = {
+    {BLOOM_DTYPE_F32, GGML_TYPE_F32},   {BLOOM_DTYPE_F16, GGML_TYPE_F16},   {BLOOM_DTYPE_BF16, GGML_TYPE_BF16},
+    {BLOOM_DTYPE_Q8_0, GGML_TYPE_Q8_0}, {BLOOM_DTYPE_Q4_0, GGML_TYPE_Q4_0}, {BLOOM_DTYPE_Q4_1, GGML_TYPE_Q4_1},
+    {BLOOM_DTYPE_Q5_0, GGML_TYPE_Q5_0}, {BLOOM_DTYPE_Q5_1, GGML_TYPE_Q5_1}, {BLOOM_DTYPE_Q2_K, GGML_TYPE_Q2_K},
+    {BLOOM_DTYPE_Q3_K, GGML_TYPE_Q3_K}, {BLOOM_DTYPE_Q4_K, GGML_TYPE_Q4_K}, {BLOOM_DTYPE_Q5_K, GGML_TYPE_Q5_K},
+    {BLOOM_DTYPE_Q6_K, GGML_TYPE_Q6_K},
+};
+
+} // namespace
+
+bool is_supported_type(ggml_type t) {
+    return std::any_of(std::begin(k_weight_types), std::end(k_weight_types), [t](const auto & p) { return p.second == t; });
+}
+
+bool supports_op_in(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, ggml_tensor * op,
+                    std::initializer_list<ggml_tensor *> placed) {
+    ggml_backend_buffer_t probe = ggml_backend_buft_alloc_buffer(buft, 0);
+    if (!probe) return false;
+    for (ggml_tensor * t : placed) t->buffer = probe;
+    const bool ok = ggml_backend_dev_supports_op(dev, op);
+    for (ggml_tensor * t : placed) t->buffer = nullptr;
+    ggml_backend_buffer_free(probe);
+    return ok;
+}
+
+bloom_dtype dtype_of(ggml_type t) {
+    for (const auto & [d, g] : k_weight_types) {
+        if (g == t) return d;
+    }
+    return BLOOM_DTYPE_F32;
+}
+
+ggml_type ggml_type_of(int32_t dtype) {
+    for (const auto & [d, g] : k_weight_types) {
+        if (d == dtype) return g;
+    }
+    return GGML_TYPE_COUNT;
+}
+
+namespace {
+
 bool is_dir(const std::string & path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -53,36 +96,6 @@ ggml_type ggml_type_of(st_dtype d) {
         case st_dtype::f16:  return GGML_TYPE_F16;
         case st_dtype::bf16: return GGML_TYPE_BF16;
         default:             return GGML_TYPE_COUNT;
-    }
-}
-
-bloom_dtype dtype_of(ggml_type t) {
-    switch (t) {
-        case GGML_TYPE_F16:  return BLOOM_DTYPE_F16;
-        case GGML_TYPE_BF16: return BLOOM_DTYPE_BF16;
-        case GGML_TYPE_Q8_0: return BLOOM_DTYPE_Q8_0;
-        case GGML_TYPE_Q4_0: return BLOOM_DTYPE_Q4_0;
-        case GGML_TYPE_Q4_1: return BLOOM_DTYPE_Q4_1;
-        case GGML_TYPE_Q5_0: return BLOOM_DTYPE_Q5_0;
-        case GGML_TYPE_Q5_1: return BLOOM_DTYPE_Q5_1;
-        case GGML_TYPE_Q2_K: return BLOOM_DTYPE_Q2_K;
-        case GGML_TYPE_Q3_K: return BLOOM_DTYPE_Q3_K;
-        case GGML_TYPE_Q4_K: return BLOOM_DTYPE_Q4_K;
-        case GGML_TYPE_Q5_K: return BLOOM_DTYPE_Q5_K;
-        case GGML_TYPE_Q6_K: return BLOOM_DTYPE_Q6_K;
-        default:             return BLOOM_DTYPE_F32;
-    }
-}
-
-// The weight types llama-quantize produces for BLOOM (and the converter's float ones): what the graph runs.
-bool is_supported_type(ggml_type t) {
-    switch (t) {
-        case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16: case GGML_TYPE_Q8_0:
-        case GGML_TYPE_Q4_0: case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_0: case GGML_TYPE_Q5_1:
-        case GGML_TYPE_Q2_K: case GGML_TYPE_Q3_K: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K:
-            return true;
-        default:
-            return false;
     }
 }
 
@@ -186,7 +199,7 @@ public:
                          bool duplicate = false) {
         ggml_tensor * g = ggml_new_tensor_2d(m_.ctx_mapped, src.type, src.ne0, src.ne1);
         ggml_set_name(g, gguf_name.c_str());
-        matrices_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, true), product_only});
+        matrices_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, true), product_only, false});
         if (!duplicate) {
             m_.stored.push_back({gguf_name, src.name, src.file_index, g});
             m_.n_params += src.ne0 * src.ne1;
@@ -199,7 +212,7 @@ public:
     ggml_tensor * vector(const std::string & gguf_name, const tensor_source & src, int il) {
         ggml_tensor * g = ggml_new_tensor_1d(m_.ctx_owned, GGML_TYPE_F32, src.ne0);
         ggml_set_name(g, gguf_name.c_str());
-        vectors_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, false), false});
+        vectors_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, false), false, true});
         m_.stored.push_back({gguf_name, src.name, src.file_index, g});
         m_.n_params += src.ne0;
         m_.n_weight_bytes += src.ne0 * int64_t(sizeof(float));
@@ -278,6 +291,7 @@ private:
         tensor_source              src;
         ggml_backend_buffer_type_t buft;          // destination; nullptr: the CPU (in place, repacked or owned)
         bool                       product_only;
+        bool                       is_vector;     // converted to f32 when copied
     };
 
     // ggml's CPU repack buffer type ("CPU_REPACK"), or nullptr when this build has none.
@@ -296,22 +310,14 @@ private:
         return nullptr;
     }
 
-    // Whether the CPU backend would run a product with w, placed in the repack buffer type, on a repacked kernel:
-    // asked through the backend itself, on a probe product whose weight sits in an empty buffer of that type.
+    // Whether the CPU backend would run a product with w, placed in the repack buffer type, on a repacked kernel.
     static bool repackable(ggml_backend_buffer_type_t buft, ggml_tensor * w) {
-        ggml_init_params ip = { 3 * ggml_tensor_overhead(), nullptr, true };
+        ggml_init_params ip = { 2 * ggml_tensor_overhead(), nullptr, true };
         ggml_context * ctx = ggml_init(ip);
-        ggml_backend_buffer_t probe = ggml_backend_buft_alloc_buffer(buft, 0);
-        bool ok = false;
-        if (ctx && probe) {
-            ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, w->ne[0], 512);
-            ggml_tensor * op = ggml_mul_mat(ctx, w, x);
-            w->buffer = probe;
-            ok = ggml_backend_dev_supports_op(ggml_backend_buft_get_device(buft), op);
-            w->buffer = nullptr;
-        }
-        if (probe) ggml_backend_buffer_free(probe);
-        if (ctx) ggml_free(ctx);
+        if (!ctx) return false;
+        ggml_tensor * op = ggml_mul_mat(ctx, w, ggml_new_tensor_2d(ctx, GGML_TYPE_F32, w->ne[0], 512));
+        const bool ok = supports_op_in(ggml_backend_buft_get_device(buft), buft, op, {w});
+        ggml_free(ctx);
         return ok;
     }
 
@@ -340,7 +346,7 @@ private:
                      ggml_backend_buft_name(buft));
             }
             offset += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
-            if (is_vector(d)) {
+            if (d->is_vector) {
                 tmp.resize(size_t(d->src.ne0));
                 tensor_to_f32(d->src.type, d->src.data, tmp.data(), d->src.ne0);
                 ggml_backend_tensor_set(d->tensor, tmp.data(), 0, tmp.size() * sizeof(float));
@@ -358,10 +364,6 @@ private:
             BLOOM_LOG_INFO("model: %zu weight matrices repacked for the CPU's interleaved kernels (%.1f MiB)",
                            ts.size(), total / 1048576.0);
         }
-    }
-
-    bool is_vector(const declared * d) const {
-        return d >= vectors_.data() && d < vectors_.data() + vectors_.size();
     }
 
     void progress() {

@@ -11,6 +11,7 @@
 #include "ggml.h"
 #include "ggml-backend.h"
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,16 @@ struct stored_tensor {
     int           file_index;   // see tensor_source
     ggml_tensor * tensor;       // matrices: in place in the mapping, stored type; vectors: an f32 copy
 };
+
+// Whether dev would run op with the tensors `placed` in a buffer of type buft, asked through the backend itself:
+// they are placed, for the question only, in an empty buffer of that type (their buffer must be unset).
+bool supports_op_in(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft, ggml_tensor * op,
+                    std::initializer_list<ggml_tensor *> placed);
+
+// The weight types the graph runs (those llama-quantize produces for BLOOM, and f32/f16/bf16), both ways.
+bool        is_supported_type(ggml_type t);
+bloom_dtype dtype_of(ggml_type t);        // BLOOM_DTYPE_F32 for a type that is not supported
+ggml_type   ggml_type_of(int32_t dtype);  // GGML_TYPE_COUNT for a value that is not a bloom_dtype
 
 // Converts n elements of a ggml type (float or quantized, n a multiple of its block size) to f32.
 void tensor_to_f32(ggml_type type, const void * src, float * dst, int64_t n);

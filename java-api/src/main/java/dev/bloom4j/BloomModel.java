@@ -97,7 +97,7 @@ public final class BloomModel implements AutoCloseable {
             bloom_model_params.repack(params, options.repack());
             bloom_model_params.n_gpu_layers(params, options.gpuLayers());
             bloom_model_params.main_gpu(params, options.mainGpu());
-            bloom_model_params.split_mode(params, options.splitMode().ordinal());
+            bloom_model_params.split_mode(params, options.splitMode().code());
             ProgressRelay relay = null;
             if (options.progress() != null) {
                 relay = new ProgressRelay(options.progress());

@@ -1,5 +1,7 @@
 package dev.bloom4j;
 
+import dev.bloom4j.bindings.internal.bloom_h;
+
 /**
  * A compute device the native library can use ({@code bloom_device_info}), as {@link BloomRuntime#devices()} lists
  * them: the GPUs of a CUDA-enabled library (none in a CPU-only build, or on a machine without a GPU or driver), then
@@ -23,22 +25,26 @@ public record Device(int index, String name, String description, Type type, long
     /** The kind of a device ({@code bloom_device_type}). */
     public enum Type {
         /** The host CPU. */
-        CPU,
+        CPU(bloom_h.BLOOM_DEVICE_CPU()),
         /** A GPU with its own memory; where {@link LoadOptions#gpuLayers()} places layers. */
-        GPU,
+        GPU(bloom_h.BLOOM_DEVICE_GPU()),
         /** An integrated GPU sharing host memory. */
-        IGPU,
+        IGPU(bloom_h.BLOOM_DEVICE_IGPU()),
         /** An accelerator working alongside the CPU, such as a BLAS library. */
-        ACCEL;
+        ACCEL(bloom_h.BLOOM_DEVICE_ACCEL());
+
+        private final int code;
+
+        Type(int code) {
+            this.code = code;
+        }
+
+        int code() {
+            return code;
+        }
 
         static Type of(int code) {
-            return switch (code) {
-                case 0 -> CPU;
-                case 1 -> GPU;
-                case 2 -> IGPU;
-                case 3 -> ACCEL;
-                default -> throw Native.javaSide(BloomStatus.INTERNAL, "unknown device type " + code);
-            };
+            return Native.byCode(Type.class, Type::code, code, "device type");
         }
     }
 }

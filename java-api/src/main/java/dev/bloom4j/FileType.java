@@ -101,11 +101,6 @@ public enum FileType {
     }
 
     static FileType of(int code) {
-        for (FileType t : values()) {
-            if (t.code == code) {
-                return t;
-            }
-        }
-        throw Native.javaSide(BloomStatus.INTERNAL, "the native library reported unknown file type " + code);
+        return Native.byCode(FileType.class, FileType::code, code, "file type");
     }
 }

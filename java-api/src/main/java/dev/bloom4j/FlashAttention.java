@@ -32,11 +32,6 @@ public enum FlashAttention {
     }
 
     static FlashAttention of(int code) {
-        for (FlashAttention f : values()) {
-            if (f.code == code) {
-                return f;
-            }
-        }
-        throw Native.javaSide(BloomStatus.INTERNAL, "the native library reported unknown flash-attention mode " + code);
+        return Native.byCode(FlashAttention.class, FlashAttention::code, code, "flash-attention mode");
     }
 }

@@ -36,11 +36,6 @@ public enum KvCacheType {
     }
 
     static KvCacheType of(int code) {
-        for (KvCacheType t : values()) {
-            if (t.code == code) {
-                return t;
-            }
-        }
-        throw Native.javaSide(BloomStatus.INTERNAL, "the native library reported unknown KV cache type " + code);
+        return Native.byCode(KvCacheType.class, KvCacheType::code, code, "KV cache type");
     }
 }

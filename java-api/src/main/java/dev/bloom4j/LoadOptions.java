@@ -38,13 +38,27 @@ public record LoadOptions(boolean memoryMap, boolean repack, int gpuLayers, int 
 
     /** How the weights of offloaded layers spread over the GPUs of one host ({@code bloom_split_mode}). */
     public enum SplitMode {
-        /** All on {@link #mainGpu()}. */
-        NONE,
+        /** All on {@link LoadOptions#mainGpu()}. */
+        NONE(bloom_h.BLOOM_SPLIT_NONE()),
         /**
          * Every weight matrix split by rows across all GPUs, in proportion to their memory, through ggml's own split
-         * buffer type (CUDA); the rest on {@link #mainGpu()}.
+         * buffer type (CUDA); the rest on {@link LoadOptions#mainGpu()}.
          */
-        ROW
+        ROW(bloom_h.BLOOM_SPLIT_ROW());
+
+        private final int code;
+
+        SplitMode(int code) {
+            this.code = code;
+        }
+
+        int code() {
+            return code;
+        }
+
+        static SplitMode of(int code) {
+            return Native.byCode(SplitMode.class, SplitMode::code, code, "split mode");
+        }
     }
 
     /** Validates every field; the message names the offending one. */
@@ -88,7 +102,7 @@ public record LoadOptions(boolean memoryMap, boolean repack, int gpuLayers, int 
                 repack = bloom_model_params.repack(defaults);
                 gpuLayers = bloom_model_params.n_gpu_layers(defaults);
                 mainGpu = bloom_model_params.main_gpu(defaults);
-                splitMode = SplitMode.values()[bloom_model_params.split_mode(defaults)];
+                splitMode = SplitMode.of(bloom_model_params.split_mode(defaults));
             }
         }
 

@@ -11,6 +11,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.util.function.ToIntFunction;
 
 /**
  * The one place that talks to the generated bindings about cross-cutting concerns: loading the library, routing
@@ -123,6 +124,19 @@ final class Native {
     }
 
     /** An exception for a condition Java detects before calling native code (no native detail). */
+    /**
+     * The constant of an enum mirroring a C enum whose native code is {@code code}; an INTERNAL error naming
+     * {@code what} when the library reports a value this side does not know.
+     */
+    static <E extends Enum<E>> E byCode(Class<E> type, ToIntFunction<E> codeOf, int code, String what) {
+        for (E e : type.getEnumConstants()) {
+            if (codeOf.applyAsInt(e) == code) {
+                return e;
+            }
+        }
+        throw javaSide(BloomStatus.INTERNAL, "the native library reported unknown " + what + " " + code);
+    }
+
     static BloomException javaSide(BloomStatus status, String message) {
         return exception(status, status.description() + ": " + message, "", null);
     }

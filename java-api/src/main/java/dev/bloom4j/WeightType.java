@@ -63,11 +63,6 @@ public enum WeightType {
     }
 
     static WeightType of(int code) {
-        for (WeightType t : values()) {
-            if (t.code == code) {
-                return t;
-            }
-        }
-        throw Native.javaSide(BloomStatus.INTERNAL, "the native library reported unknown weight dtype " + code);
+        return Native.byCode(WeightType.class, WeightType::code, code, "weight dtype");
     }
 }
