@@ -145,7 +145,11 @@ struct placement {
         if (gpus.empty()) {
             // Say so where a GPU could have been expected: a library built with a GPU backend that found no device
             // (no GPU, or no driver), or an explicit request for layers on a GPU.
-            const bool gpu_backend = ggml_backend_reg_count() > 1;
+#ifdef BLOOM_GPU_BACKEND
+            const bool gpu_backend = true;
+#else
+            const bool gpu_backend = false;
+#endif
             if (gpu_backend || params.n_gpu_layers > 0) {
                 BLOOM_LOG_WARN("model: no GPU found (%s): running on the CPU",
                                gpu_backend ? "the GPU backend reports no device; is the driver installed?"

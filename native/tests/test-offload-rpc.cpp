@@ -1,0 +1,340 @@
+// The GPU offload paths, run on a machine without a GPU. ggml's RPC backend serves a device of another process over
+// TCP and reports it as a GPU; here two child processes serve their CPU, so a model "offloaded" to them has its
+// weights, KV cache and graph splits in memory this process cannot address, as on a real GPU: any code that wrote to
+// a device tensor's data pointer, read logits from device memory, or placed a cache on the wrong device fails here.
+// Built only with -DBLOOM_GGML_RPC=ON (ci/offload-rpc.sh); the library shipped in the jars has no RPC backend.
+//
+// Checked against the same model on the CPU alone, on one tiny random checkpoint (f32) and its q8_0 GGUF:
+//  - device listing: the two servers as GPUs, then the CPU;
+//  - n_gpu_layers -1 (all + output), n_layer (output on the CPU), 1 (the last block only), main_gpu 1: prompt logits
+//    of every position, then token-by-token decoding (each step reads the cache it wrote on the device), a truncate
+//    and a re-decode, greedy generation;
+//  - the f16 cache with flash attention on the device against the same on the CPU;
+//  - what the model and context report (gpu_device, n_gpu_layers, n_ctx rounded up to 256 cached positions);
+//  - refusals: main_gpu out of range, split_mode row on a backend without split buffers;
+//  - the benchmark references (GEMM, copy) on a device index that is a GPU.
+#include "bloom.h"
+
+#include "check.h"
+#include "checkpoint.h"
+
+#include "ggml-backend.h"
+#include "ggml-rpc.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace bloom_test;
+
+namespace {
+
+constexpr int k_n_layer = 3;
+
+// ------------------------------------------------------------------------------------------ RPC servers
+
+// A port the kernel hands out as free now (bound and released: a small race with other processes, fine for a test).
+int free_port() {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (s < 0 || ::bind(s, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 ||
+        ::getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
+        std::perror("free_port");
+        std::exit(2);
+    }
+    ::close(s);
+    return ntohs(a.sin_port);
+}
+
+bool accepts_connections(int port) {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(uint16_t(port));
+    const bool ok = s >= 0 && ::connect(s, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0;
+    if (s >= 0) ::close(s);
+    return ok;
+}
+
+// Forks a process that serves its CPU at 127.0.0.1:port until killed (or until this process dies).
+pid_t start_server(int port) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!std::getenv("BLOOM_RPC_TEST_VERBOSE") && !std::freopen("/dev/null", "w", stdout)) _exit(3);
+        ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+        const std::string endpoint = "127.0.0.1:" + std::to_string(port);
+        ggml_backend_rpc_start_server(endpoint.c_str(), nullptr, 1, 1, &cpu);
+        _exit(4);  // the server loop returns only on failure
+    }
+    return pid;
+}
+
+// Registers the server's devices with ggml, as llama.cpp's --rpc does; false if it never came up.
+bool add_server(int port) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!accepts_connections(port)) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const std::string endpoint = "127.0.0.1:" + std::to_string(port);
+    ggml_backend_reg_t reg = ggml_backend_rpc_add_server(endpoint.c_str());
+    if (!reg) return false;
+    ggml_backend_register(reg);
+    return true;
+}
+
+// ------------------------------------------------------------------------------------------ running models
+
+struct load_opts {
+    int32_t n_gpu_layers = -1;
+    int32_t main_gpu = 0;
+    int32_t split_mode = BLOOM_SPLIT_NONE;
+};
+
+bloom_model * load(const std::string & path, const load_opts & o) {
+    bloom_model_params p = bloom_model_default_params();
+    p.n_gpu_layers = o.n_gpu_layers;
+    p.main_gpu = o.main_gpu;
+    p.split_mode = o.split_mode;
+    bloom_model * m = nullptr;
+    if (bloom_model_load(&m, path.c_str(), path.size(), p) != BLOOM_OK) {
+        ++g_failures;
+        std::fprintf(stderr, "load %s (n_gpu_layers %d, main_gpu %d): %s\n", path.c_str(), o.n_gpu_layers, o.main_gpu,
+                     bloom_last_error());
+        return nullptr;
+    }
+    return m;
+}
+
+int32_t n_vocab_of(const bloom_model * m) {
+    bloom_model_info info;
+    bloom_model_get_info(&info, m);
+    return info.n_vocab;
+}
+
+// Everything a run produces that a placement must not change.
+struct run_result {
+    std::vector<float>   prompt_logits;  // every prompt position
+    std::vector<float>   step_logits;    // the last position after each single-token decode
+    std::vector<float>   redo_logits;    // after truncating to the prompt and decoding the steps again in one call
+    std::vector<int32_t> generated;      // greedy ids
+    uint32_t             n_ctx = 0;
+    int32_t              flash_attn = 0;
+};
+
+const std::vector<int32_t> k_prompt = {1, 17, 250, 999, 3, 42, 511, 77, 600, 5, 901, 12};
+const std::vector<int32_t> k_steps = {88, 4, 1000, 256, 31, 700};
+
+std::vector<float> logits(bloom_context * ctx, int32_t n_vocab) {
+    const float * l = nullptr;
+    size_t rows = 0;
+    CHECK_EQ(bloom_context_get_logits(&l, &rows, ctx), BLOOM_OK);
+    if (!l) return {};
+    return std::vector<float>(l, l + rows * size_t(n_vocab));
+}
+
+run_result run(bloom_model * m, int32_t type_kv) {
+    run_result r;
+    if (!m) return r;
+    const int32_t n_vocab = n_vocab_of(m);
+    bloom_context_params cp = bloom_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    cp.type_kv = type_kv;
+    bloom_context * ctx = nullptr;
+    if (bloom_context_init(&ctx, m, cp) != BLOOM_OK) {
+        ++g_failures;
+        std::fprintf(stderr, "context: %s\n", bloom_last_error());
+        return r;
+    }
+    r.n_ctx = bloom_context_n_ctx(ctx);
+    r.flash_attn = bloom_context_get_params(ctx).flash_attn;
+    CHECK_EQ(bloom_context_decode(ctx, k_prompt.data(), k_prompt.size(), true), BLOOM_OK);
+    r.prompt_logits = logits(ctx, n_vocab);
+    for (int32_t t : k_steps) {
+        CHECK_EQ(bloom_context_decode(ctx, &t, 1, false), BLOOM_OK);
+        const std::vector<float> l = logits(ctx, n_vocab);
+        r.step_logits.insert(r.step_logits.end(), l.begin(), l.end());
+    }
+    CHECK_EQ(bloom_context_truncate(ctx, uint32_t(k_prompt.size())), BLOOM_OK);
+    CHECK_EQ(bloom_context_decode(ctx, k_steps.data(), k_steps.size(), true), BLOOM_OK);
+    r.redo_logits = logits(ctx, n_vocab);
+
+    CHECK_EQ(bloom_context_truncate(ctx, 0), BLOOM_OK);
+    CHECK_EQ(bloom_context_decode(ctx, k_prompt.data(), k_prompt.size(), false), BLOOM_OK);
+    for (int i = 0; i < 8; ++i) {
+        const std::vector<float> l = logits(ctx, n_vocab);
+        if (l.empty()) break;
+        const int32_t next = int32_t(std::max_element(l.begin(), l.end()) - l.begin());
+        r.generated.push_back(next);
+        CHECK_EQ(bloom_context_decode(ctx, &next, 1, false), BLOOM_OK);
+    }
+    bloom_context_free(ctx);
+    return r;
+}
+
+// max |a - b| over the range of a; infinite when the sizes differ or nothing was computed.
+double rel_diff(const std::vector<float> & a, const std::vector<float> & b) {
+    if (a.size() != b.size() || a.empty()) return INFINITY;
+    double d = 0;
+    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(double(a[i]) - double(b[i])));
+    const auto [lo, hi] = std::minmax_element(a.begin(), a.end());
+    return d / (double(*hi) - double(*lo));
+}
+
+void expect_same(const char * what, const run_result & cpu, const run_result & dev, double tol) {
+    const double dp = rel_diff(cpu.prompt_logits, dev.prompt_logits);
+    const double ds = rel_diff(cpu.step_logits, dev.step_logits);
+    const double dr = rel_diff(cpu.redo_logits, dev.redo_logits);
+    std::printf("%-44s prompt %.2e  steps %.2e  redo %.2e  (of the logit range; tolerance %.0e)\n", what, dp, ds, dr,
+                tol);
+    CHECK(dp <= tol);
+    CHECK(ds <= tol);
+    CHECK(dr <= tol);
+    if (tol <= 1e-5) CHECK(cpu.generated == dev.generated);
+    CHECK_EQ(cpu.generated.size(), size_t(8));
+}
+
+// ------------------------------------------------------------------------------------------ tests
+
+int32_t g_gpu_index[2] = {-1, -1};  // bloom_device indices of the two servers
+
+void test_devices() {
+    const int32_t n = bloom_device_count();
+    int32_t n_gpu = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        bloom_device_info info;
+        CHECK_EQ(bloom_device_get_info(&info, i), BLOOM_OK);
+        std::printf("device %d: %s (%s), type %d, %.0f MiB\n", i, info.name, info.description, info.type,
+                    double(info.memory_total) / (1 << 20));
+        if (info.type == BLOOM_DEVICE_GPU && n_gpu < 2) g_gpu_index[n_gpu++] = i;
+    }
+    CHECK_EQ(n_gpu, 2);
+    CHECK_EQ(n, 3);
+}
+
+void test_placements(const std::string & path, const char * label, double tol) {
+    bloom_model * cpu_model = load(path, {0, 0, BLOOM_SPLIT_NONE});
+    if (!cpu_model) return;
+    bloom_model_info info;
+    bloom_model_get_info(&info, cpu_model);
+    CHECK_EQ(info.n_gpu_layers, 0);
+    CHECK_EQ(info.gpu_device, -1);
+    const run_result cpu = run(cpu_model, BLOOM_KV_AUTO);
+    CHECK_EQ(cpu.n_ctx, 64u);
+
+    struct placement_case { const char * name; load_opts o; int32_t expect_layers; int32_t expect_device; };
+    const placement_case cases[] = {
+        {"all blocks and the output on GPU 0", {-1, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0]},
+        {"all blocks on GPU 0, output on the CPU", {k_n_layer, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0]},
+        {"the last block on GPU 0", {1, 0, BLOOM_SPLIT_NONE}, 1, g_gpu_index[0]},
+        {"all on GPU 1 (main_gpu 1)", {-1, 1, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[1]},
+    };
+    for (const placement_case & c : cases) {
+        bloom_model * m = load(path, c.o);
+        if (!m) continue;
+        bloom_model_get_info(&info, m);
+        CHECK_EQ(info.n_gpu_layers, c.expect_layers);
+        CHECK_EQ(info.gpu_device, c.expect_device);
+        const run_result dev = run(m, BLOOM_KV_AUTO);
+        CHECK_EQ(dev.n_ctx, 256u);  // 64 rounded up to whole 256-position tiles
+        CHECK_EQ(dev.flash_attn, cpu.flash_attn);
+        expect_same((std::string(label) + ": " + c.name).c_str(), cpu, dev, tol);
+        bloom_model_free(m);
+    }
+
+    // The f16 cache with flash attention, on the device and on the CPU.
+    bloom_model * m = load(path, {-1, 0, BLOOM_SPLIT_NONE});
+    if (m) {
+        const run_result cpu16 = run(cpu_model, BLOOM_KV_F16), dev16 = run(m, BLOOM_KV_F16);
+        CHECK_EQ(dev16.flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
+        expect_same((std::string(label) + ": f16 cache, flash attention").c_str(), cpu16, dev16, tol);
+        bloom_model_free(m);
+    }
+    bloom_model_free(cpu_model);
+}
+
+void test_refusals(const std::string & path) {
+    bloom_model_params p = bloom_model_default_params();
+    bloom_model * m = nullptr;
+    p.main_gpu = 2;
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), p), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(bloom_last_error(), "main_gpu 2") != nullptr);
+    CHECK(m == nullptr);
+    p = bloom_model_default_params();
+    p.split_mode = BLOOM_SPLIT_ROW;  // ggml's RPC backend has no split buffer type (CUDA has)
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), p), BLOOM_ERR_UNSUPPORTED);
+    CHECK(std::strstr(bloom_last_error(), "split buffer type") != nullptr);
+    CHECK(m == nullptr);
+}
+
+void test_bench_on_device() {
+    double s = 0;
+    CHECK_EQ(bloom_bench_matmul(&s, g_gpu_index[0], 64, 32, 128, BLOOM_DTYPE_F16, 1, 2), BLOOM_OK);
+    CHECK(s > 0);
+    s = 0;
+    CHECK_EQ(bloom_bench_copy(&s, g_gpu_index[1], 1 << 20, 1, 2), BLOOM_OK);
+    CHECK(s > 0);
+}
+
+} // namespace
+
+int main() {
+    // The servers first, before this process has threads (fork copies only the calling one).
+    const int ports[2] = {free_port(), free_port()};
+    const pid_t servers[2] = {start_server(ports[0]), start_server(ports[1])};
+    bool up = true;
+    for (int port : ports) up = up && add_server(port);
+    if (!up) {
+        std::fprintf(stderr, "an RPC server did not come up\n");
+        ++g_failures;
+    } else {
+        char tmpl[] = "/tmp/bloom-test-offload-XXXXXX";
+        const std::string dir = mkdtemp(tmpl);
+        const std::string ck = dir + "/ck", q8 = dir + "/ck-q8_0.gguf";
+        write_checkpoint(ck, {128, 2, k_n_layer, 1024, false, false, false}, 11);  // head size 64
+        bloom_convert_params cp = bloom_convert_default_params();
+        cp.ftype = BLOOM_FTYPE_Q8_0;
+        CHECK_EQ(bloom_convert(ck.c_str(), ck.size(), q8.c_str(), q8.size(), cp), BLOOM_OK);
+
+        test_devices();
+        if (g_gpu_index[1] >= 0) {
+            // f32: the same ggml CPU kernels run on both sides, so only the order of a few sums may differ.
+            test_placements(ck, "f32", 1e-5);
+            test_placements(q8, "q8_0", 1e-5);
+            test_refusals(ck);
+            test_bench_on_device();
+        }
+        if (g_failures == 0) {
+            const std::string cmd = "rm -rf '" + dir + "'";
+            if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "could not remove %s\n", dir.c_str());
+        } else {
+            std::fprintf(stderr, "files kept in %s\n", dir.c_str());
+        }
+    }
+    for (pid_t pid : servers) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    return TEST_MAIN_RESULT();
+}
