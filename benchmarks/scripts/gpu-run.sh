@@ -2,29 +2,44 @@
 # Issue 4's GPU measurements, as one command per step on a machine with an NVIDIA GPU (the device machines give a
 # command at most 10 minutes, so the work is cut into steps that each fit and reuse what the previous ones left):
 #
-#   benchmarks/scripts/gpu-run.sh build      # CUDA libbloom (-Pcuda) + jars, and llama.cpp's llama-bench for CUDA
-#   benchmarks/scripts/gpu-run.sh models     # random-weight bloom-560m, -1b7, -7b1 checkpoints, GGUF f16/bf16/q8_0/q4_0
-#   benchmarks/scripts/gpu-run.sh measure    # reference GEMM/copy, JMH prefill/decode, llama-bench; results
-#   benchmarks/scripts/gpu-run.sh all        # the three in order
+#   benchmarks/scripts/gpu-run.sh build        # CUDA libbloom (-Pcuda), the jars, the C harness against that library
+#   benchmarks/scripts/gpu-run.sh build-llama  # llama.cpp's llama-bench for CUDA, from the pinned tree
+#   benchmarks/scripts/gpu-run.sh models       # random-weight checkpoints -> GGUF per type (checkpoints then removed)
+#   benchmarks/scripts/gpu-run.sh measure      # reference GEMM/copy, JMH, llama-bench, Java vs C, FFM downcall
+#   benchmarks/scripts/gpu-run.sh all          # the four in order
+#
+# Models: BLOOM_GPU_MODELS, comma-separated, each a released shape (bloom-560m ... bloom-7b1, bloom = 176B) or
+# SHAPE:N, the shape cut to its first N blocks (init-random --layers N). Whole models get prefill (128/512/2048
+# tokens) and decode (context 128 and 2048); a cut shape, prefill only: bloom:1, one bloom-176B block, gives the
+# per-layer TFLOP/s (its lm_head runs on the last prompt token only, <0.1 % of a 2048-token prefill's FLOPs).
 #
 # Results: benchmarks/results/gpu-<UTC date-time>/ with reference.json (DeviceReference: GEMM TFLOP/s and copy
-# GB/s on this GPU), jmh-<model>-<type>.json (InferenceBenchmark: prefill tokens/s and GFLOP/s for 128/512/2048-token
-# prompts, decode tokens/s and GB/s at context 128 and 2048), llama-bench-<model>-<type>.json, machine.txt
-# (nvidia-smi's GPU name, driver, memory; CPU; date; commit; the command) and summary.md (MFU against the datasheet
-# peak and against the same-run GEMM, MBU against 3.35 TB/s and the same-run copy, bloom4j / llama.cpp ratios).
+# GB/s on this GPU), jmh-<model>-<type>.json (InferenceBenchmark: prefill tokens/s and GFLOP/s, decode tokens/s and
+# GB/s), llama-bench-<model>-<type>.json, harness-java.json / harness-c.json (pp512/tg128 of the first model and type
+# through the Java API and through the C harness, same library, same run), downcall.json (DowncallBenchmark: one
+# session call with its FFM downcall), machine.txt (nvidia-smi's GPU name, driver, memory; CPU; date; commit; the
+# command) and summary.md + summary.png (MFU against the datasheet peak and the same-run GEMM, MBU against 3.35 TB/s
+# and the same-run copy, bloom4j / llama.cpp and Java / C ratios).
 #
-# Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_GPU_MODELS (default bloom-560m,bloom-1b7,
-# bloom-7b1), BLOOM_CUBLAS_ROOT (a cuBLAS outside the toolkit, see README), BLOOM_GPU_TYPES (default bf16,f16,q8_0,q4_0), BLOOM_GPU_WORK (default ~/.cache/bloom4j/gpu-run: models
-# and the llama.cpp CUDA build), PEAK_TFLOPS (default 989, H100 SXM dense bf16), PEAK_GBPS (default 3350).
-# Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 for the summary.
+# Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_GPU_MODELS (default
+# bloom-560m,bloom-1b7,bloom-7b1,bloom:1), BLOOM_GPU_TYPES (default bf16,q8_0,q4_0; f16 runs the same kernels as
+# bf16 on sm_90, add it if wanted), BLOOM_GPU_CUT_TYPES (types of cut shapes, default bf16), BLOOM_CUBLAS_ROOT (a
+# cuBLAS outside the toolkit, see README), BLOOM_GPU_WORK (default ~/.cache/bloom4j/gpu-run: models and the
+# llama.cpp CUDA build), BLOOM_GPU_KEEP_CHECKPOINTS=1 (keep the safetensors checkpoints), PEAK_TFLOPS (default 989,
+# H100 SXM dense bf16), PEAK_GBPS (default 3350).
+# Disk: the defaults end at ~46 GB of GGUF files (bloom-7b1 26 GB, bloom:1 12 GB) and peak ~58 GB while bloom:1's
+# checkpoint is converted; the models step checks the free space before each model and says what it needs.
+# Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 for the summary
+# (matplotlib for the chart, optional).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 cd "$repo"
 step=${1:-}
 archs=${BLOOM_CUDA_ARCHITECTURES:-90}
-models=${BLOOM_GPU_MODELS:-bloom-560m,bloom-1b7,bloom-7b1}
-types=${BLOOM_GPU_TYPES:-bf16,f16,q8_0,q4_0}
+models=${BLOOM_GPU_MODELS:-bloom-560m,bloom-1b7,bloom-7b1,bloom:1}
+types=${BLOOM_GPU_TYPES:-bf16,q8_0,q4_0}
+cut_types=${BLOOM_GPU_CUT_TYPES:-bf16}
 work=${BLOOM_GPU_WORK:-$HOME/.cache/bloom4j/gpu-run}
 peak_tflops=${PEAK_TFLOPS:-989}
 peak_gbps=${PEAK_GBPS:-3350}
@@ -40,14 +55,22 @@ export JAVA_HOME
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 mkdir -p "$work"
 
+cuda_lib=bindings/target/classes/native/linux-x86_64/cuda/libbloom.so
+
 build() {
     command -v nvidia-smi >/dev/null || log "warning: no nvidia-smi: building anyway"
     log "building the CUDA library variant and the jars (architectures $archs)"
     ./mvnw -B -q -Pcuda -Dbloom4j.cuda.architectures="${archs//;/,}" ${BLOOM_CUBLAS_ROOT:+-Dbloom4j.cublas.root="$BLOOM_CUBLAS_ROOT"} \
         -DskipTests package
+    [[ -f $cuda_lib ]] || die "the build made no $cuda_lib"
+    log "building the C harness against the CUDA library"
+    bash benchmarks/scripts/build-native-harness.sh "$cuda_lib" >/dev/null
+}
+
+build_llama() {
     log "building llama.cpp's llama-bench for CUDA from the pinned tree"
-    # The pinned tree, which the Maven build above fetched into the cache (cmake -P cmake/fetch-llama.cpp.cmake
-    # fetches it alone).
+    # The pinned tree, which the Maven build fetched into the cache (cmake -P cmake/fetch-llama.cpp.cmake fetches
+    # it alone).
     local commit src
     commit=$(sed -n 's/^ *set(BLOOM_GGML_COMMIT "\([0-9a-f]*\)")/\1/p' cmake/fetch-llama.cpp.cmake | head -n 1)
     src=${BLOOM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bloom4j}/llama.cpp-$commit
@@ -59,65 +82,134 @@ build() {
     cmake --build "$work/llama-cuda" --target llama-bench -j "$(nproc)" >&2
 }
 
+# A model entry's file label: bloom-7b1, or bloom-L1 for bloom:1.
+label_of() { [[ $1 == *:* ]] && echo "${1%%:*}-L${1##*:}" || echo "$1"; }
+types_of() { [[ $1 == *:* ]] && echo "$cut_types" || echo "$types"; }
+
+# Parameters of a released shape (cut to N blocks): vocabulary x hidden + blocks x (12 h^2 + 13 h) + 4 h.
+params_of() {
+    local name=${1%%:*} cut="" h l
+    [[ $1 == *:* ]] && cut=${1##*:}
+    case $name in
+        bloom-560m) h=1024 l=24 ;; bloom-1b1) h=1536 l=24 ;; bloom-1b7) h=2048 l=24 ;;
+        bloom-3b) h=2560 l=30 ;; bloom-7b1) h=4096 l=30 ;; bloom|bloom-176b) h=14336 l=70 ;;
+        *) die "unknown model shape $name (bloom-560m, bloom-1b1, bloom-1b7, bloom-3b, bloom-7b1, bloom)" ;;
+    esac
+    [[ -n $cut ]] && l=$cut
+    echo $(( 250880 * h + l * (12 * h * h + 13 * h) + 4 * h ))
+}
+
 make_models() {
     IFS=, read -ra ms <<< "$models"
-    IFS=, read -ra ts <<< "$types"
     for m in "${ms[@]}"; do
-        if [[ ! -f $work/$m/config.json ]]; then
-            log "writing a random-weight $m checkpoint (bf16)"
-            rm -rf "$work/$m.tmp"
-            ./bloom init-random --config "$m" --out "$work/$m.tmp" --dtype bf16 --seed 1 >&2
-            mv "$work/$m.tmp" "$work/$m"
+        local label ck bf16 ts missing=() t
+        label=$(label_of "$m")
+        ck=$work/$label
+        bf16=$work/$label-bf16.gguf
+        IFS=, read -ra ts <<< "$(types_of "$m")"
+        for t in "${ts[@]}"; do [[ -f $work/$label-$t.gguf ]] || missing+=("$t"); done
+        [[ ${#missing[@]} -eq 0 ]] && continue
+        # Worst case still to write: the bf16 checkpoint and GGUF (2 + 2 bytes a parameter), ~1 byte for the rest.
+        local params need free
+        params=$(params_of "$m")
+        need=$(( params * (4 + ${#missing[@]}) / 1000000000 + 1 ))
+        free=$(( $(df -Pk "$work" | awk 'NR == 2 { print $4 }') / 1000000 ))
+        (( free >= need )) || die "$m: about $need GB of disk needed in $work, $free GB free (BLOOM_GPU_WORK elsewhere, fewer BLOOM_GPU_TYPES or BLOOM_GPU_MODELS)"
+        if [[ ! -f $bf16 ]]; then
+            if [[ ! -f $ck/config.json ]]; then
+                log "writing a random-weight $m checkpoint (bf16, $(( params / 1000000 ))M parameters)"
+                rm -rf "$ck.tmp"
+                local cut=()
+                [[ $m == *:* ]] && cut=(--layers "${m##*:}")
+                ./bloom init-random --config "${m%%:*}" "${cut[@]}" --out "$ck.tmp" --dtype bf16 --seed 1 >&2
+                mv "$ck.tmp" "$ck"
+            fi
+            log "converting $m to bf16"
+            ./bloom convert --model "$ck" --out "$bf16.tmp" --type bf16 >&2
+            mv "$bf16.tmp" "$bf16"
         fi
-        for t in "${ts[@]}"; do
-            [[ -f $work/$m-$t.gguf ]] && continue
-            log "converting $m to $t"
-            ./bloom convert --model "$work/$m" --out "$work/$m-$t.gguf.tmp" --type "$t" >&2
-            mv "$work/$m-$t.gguf.tmp" "$work/$m-$t.gguf"
+        [[ -n ${BLOOM_GPU_KEEP_CHECKPOINTS:-} ]] || rm -rf "$ck"
+        for t in "${missing[@]}"; do
+            [[ $t == bf16 ]] && continue
+            log "converting $m to $t (from the bf16 GGUF)"
+            ./bloom convert --model "$bf16" --out "$work/$label-$t.gguf.tmp" --type "$t" >&2
+            mv "$work/$label-$t.gguf.tmp" "$work/$label-$t.gguf"
         done
+        [[ " ${ts[*]} " == *" bf16 "* ]] || rm -f "$bf16"  # only the source of the other types
     done
 }
 
 measure() {
     command -v nvidia-smi >/dev/null || die "no nvidia-smi: this step measures a GPU"
-    local out=benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M)
+    # BLOOM_GPU_OUT: add to an earlier run's directory (one model per call where commands are time-limited).
+    local out=${BLOOM_GPU_OUT:-benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M)}
     mkdir -p "$out"
     {
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
         echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
         echo "commit: $(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
-        echo "command: benchmarks/scripts/gpu-run.sh measure (models $models, types $types, architectures $archs)"
-    } > "$out/machine.txt"
+        echo "command: benchmarks/scripts/gpu-run.sh measure (models $models, types $types, cut types $cut_types, architectures $archs)"
+    } >> "$out/machine.txt"
     ./bloom devices --json > "$out/devices.json"
     grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json): is the cuda variant in the jar and the driver loaded?"
-    log "reference GEMM ([2048 x 4096] x [4096 x 12288] bf16) and 1 GiB copy"
-    "${java[@]}" -cp benchmarks/target/benchmarks.jar dev.bloom4j.benchmarks.DeviceReference --reps 20 \
-        > "$out/reference.json"
+    if [[ ! -f $out/reference.json ]]; then
+        log "reference GEMM ([2048 x 4096] x [4096 x 12288] bf16) and 1 GiB copy"
+        "${java[@]}" -cp benchmarks/target/benchmarks.jar dev.bloom4j.benchmarks.DeviceReference --reps 20 \
+            > "$out/reference.json"
+    fi
     IFS=, read -ra ms <<< "$models"
-    IFS=, read -ra ts <<< "$types"
+    local first=""
     for m in "${ms[@]}"; do
+        local label ts t
+        label=$(label_of "$m")
+        IFS=, read -ra ts <<< "$(types_of "$m")"
         for t in "${ts[@]}"; do
-            local gguf=$work/$m-$t.gguf
+            local gguf=$work/$label-$t.gguf
             [[ -f $gguf ]] || { log "skipping $m $t: no $gguf (run the models step)"; continue; }
-            log "JMH: $m $t"
-            "${java[@]}" -jar benchmarks/target/benchmarks.jar InferenceBenchmark -p model="$gguf" -p gpuLayers=-1 \
-                -p promptTokens=128,512,2048 -p context=128,2048 -wi 1 -w 3 -i 3 -r 3 \
-                -rf json -rff "$out/jmh-$m-$t.json" > "$out/jmh-$m-$t.log" 2>&1
-            log "llama-bench: $m $t"
-            "$work/llama-cuda/bin/llama-bench" -m "$gguf" -ngl 99 -fa 1 -p 128,512,2048 -n 128 -d 0,128,2048 -r 3 -o json \
-                > "$out/llama-bench-$m-$t.json" 2> "$out/llama-bench-$m-$t.log" || log "llama-bench failed on $m $t"
+            [[ -n $first || $m == *:* ]] || first=$gguf
+            if [[ $m == *:* ]]; then
+                log "JMH: $m $t (prefill only)"
+                "${java[@]}" -jar benchmarks/target/benchmarks.jar 'InferenceBenchmark.prefill' -p model="$gguf" \
+                    -p gpuLayers=-1 -p promptTokens=512,2048 -wi 1 -w 3 -i 3 -r 3 \
+                    -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1
+                log "llama-bench: $m $t (prefill only)"
+                "$work/llama-cuda/bin/llama-bench" -m "$gguf" -ngl 99 -fa 1 -p 512,2048 -n 0 -r 3 -o json \
+                    > "$out/llama-bench-$label-$t.json" 2> "$out/llama-bench-$label-$t.log" || log "llama-bench failed on $m $t"
+            else
+                log "JMH: $m $t"
+                "${java[@]}" -jar benchmarks/target/benchmarks.jar InferenceBenchmark -p model="$gguf" -p gpuLayers=-1 \
+                    -p promptTokens=128,512,2048 -p context=128,2048 -wi 1 -w 3 -i 3 -r 3 \
+                    -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1
+                log "llama-bench: $m $t"
+                "$work/llama-cuda/bin/llama-bench" -m "$gguf" -ngl 99 -fa 1 -p 128,512,2048 -n 128 -d 0,128,2048 -r 3 -o json \
+                    > "$out/llama-bench-$label-$t.json" 2> "$out/llama-bench-$label-$t.log" || log "llama-bench failed on $m $t"
+            fi
         done
     done
+    if [[ -n $first && ! -f $out/harness-c.json ]]; then
+        # The Java overhead: llama-bench's pp512/tg128 through the Java API and through the C harness, both on the
+        # CUDA library (default n_gpu_layers: everything on the GPU), back to back.
+        log "Java vs C: $first"
+        local harness=benchmarks/target/native/llama-bench-compatible
+        [[ -x $harness ]] || bash benchmarks/scripts/build-native-harness.sh "$cuda_lib" >/dev/null
+        BLOOM4J_LIBRARY_PATH=$(readlink -f "$cuda_lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
+            dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" -p 512 -n 128 -r 5 > "$out/harness-java.json"
+        "$harness" -m "$first" -p 512 -n 128 -r 5 > "$out/harness-c.json"
+        log "FFM downcall cost (DowncallBenchmark)"
+        "${java[@]}" -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model="$first" -wi 2 -w 1 -i 5 -r 1 \
+            -rf json -rff "$out/downcall.json" > "$out/downcall.log" 2>&1
+    fi
     python3 benchmarks/scripts/gpu-summary.py "$out" --peak-tflops "$peak_tflops" --peak-gbps "$peak_gbps" \
         > "$out/summary.md"
-    log "wrote $out"
+    log "wrote $out (add more models to it with BLOOM_GPU_OUT=$out)"
 }
 
 case $step in
     build) build ;;
+    build-llama) build_llama ;;
     models) make_models ;;
     measure) measure ;;
-    all) build; make_models; measure ;;
-    *) die "usage: gpu-run.sh build|models|measure|all" ;;
+    all) build; build_llama; make_models; measure ;;
+    *) die "usage: gpu-run.sh build|build-llama|models|measure|all" ;;
 esac

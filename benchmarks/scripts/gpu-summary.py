@@ -39,12 +39,15 @@ def jmh_rows(path):
 
 
 def llama_rows(path):
-    """(test, size) -> tokens/s from llama-bench's JSON: pp<N> is prefill of N, tg<N> decode from an empty cache."""
+    """(test, size) -> tokens/s from llama-bench's JSON (or a bloom4j harness's): pp<N> is prefill of N, tg<N> decode
+    from an empty cache."""
     rows = {}
     try:
         data = load(path)
     except (OSError, ValueError):
         return rows
+    if isinstance(data, dict):  # bloom4j's harnesses: llama-bench's fields under "tests"
+        data = data.get("tests", [])
     for r in data:
         if r.get("n_gen", 0) == 0:
             if int(r.get("n_depth", 0)) == 0:
@@ -52,6 +55,31 @@ def llama_rows(path):
         else:
             rows[("decode", int(r.get("n_depth", 0)))] = r["avg_ts"]
     return rows
+
+
+def java_overhead(d):
+    """Markdown lines: the same pp/tg through the Java API and through the C harness, and the FFM call cost."""
+    out = []
+    java, c = llama_rows(os.path.join(d, "harness-java.json")), llama_rows(os.path.join(d, "harness-c.json"))
+    if java and c:
+        out += ["", "Java overhead: llama-bench's tests through the Java API (LlamaBenchCompatible) and through the C "
+                "harness (benchmarks/native/llama-bench-compatible.cpp), same library and model, back to back.", "",
+                "| test | Java t/s | C t/s | Java / C |", "|---|---:|---:|---:|"]
+        for key in sorted(set(java) & set(c)):
+            test, size = key
+            label = f"pp{size}" if test == "prefill" else "tg (from an empty cache)"
+            out.append(f"| {label} | {java[key]:.1f} | {c[key]:.1f} | **{java[key] / c[key]:.3f}** |")
+    try:
+        calls = load(os.path.join(d, "downcall.json"))
+    except (OSError, ValueError):
+        calls = []
+    for r in calls:
+        pm = r["primaryMetric"]
+        err = pm.get("scoreError")
+        err = f" ± {err:.1f}" if isinstance(err, (int, float)) else ""  # JMH writes "NaN" for one iteration
+        out += ["", f"One session call through the Java API with its FFM downcall "
+                f"({r['benchmark'].rsplit('.', 1)[-1]}): {pm['score']:.1f}{err} {pm['scoreUnit']}."]
+    return out
 
 
 def main():
@@ -95,6 +123,11 @@ def main():
             chart.append((f"{model}\n{wtype} {label}", tps, llama))
     out += ["", "llama.cpp's decode figures are llama-bench's tg128 at depth -d 128 and 2048 (128 tokens generated "
             "after that many cached), bloom4j's one token at exactly that context: close, not identical."]
+    if any(re.search(r"-L\d+-", os.path.basename(p)) for p in glob.glob(os.path.join(a.dir, "jmh-*.json"))):
+        out += ["", "A model named SHAPE-L<n> is that shape cut to its first n blocks (bloom init-random --layers n), "
+                "measured for prefill only: bloom-L1 is one bloom-176B block with its embeddings, and since the "
+                "lm_head runs on the last prompt token only, its prefill TFLOP/s is the per-layer figure."]
+    out += java_overhead(a.dir)
     print("\n".join(out))
 
     try:

@@ -42,7 +42,8 @@ import picocli.CommandLine.TypeConversionException;
             ""},
         footer = {"", "Examples:",
             "  bloom init-random --config bloom-560m --out /tmp/random-bloom-560m",
-            "  bloom init-random --config ~/models/bloom-1b7/config.json --out /tmp/rb --dtype bf16 --seed 7"})
+            "  bloom init-random --config ~/models/bloom-1b7/config.json --out /tmp/rb --dtype bf16 --seed 7",
+            "  bloom init-random --config bloom --layers 1 --out /tmp/bloom-176b-layer --dtype bf16"})
 final class InitRandomCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -54,8 +55,17 @@ final class InitRandomCommand implements Callable<Integer> {
     @Option(names = {"-c", "--config"}, paramLabel = "CONFIG", required = true,
             description = "The model shape: a BLOOM config.json file, or the name of a released model: "
                     + "bloom-560m (hidden 1024, 24 layers, 16 heads), bloom-1b1 (1536/24/16), bloom-1b7 "
-                    + "(2048/24/16), bloom-3b (2560/30/32), bloom-7b1 (4096/30/32); vocabulary 250880.")
+                    + "(2048/24/16), bloom-3b (2560/30/32), bloom-7b1 (4096/30/32), bloom or bloom-176b "
+                    + "(14336/70/112); vocabulary 250880. A model name is never read as a path (give ./name for a file "
+                    + "called so).")
     String config;
+
+    @Option(names = "--layers", paramLabel = "N",
+            description = "Keep only the first N transformer blocks of the shape, all other sizes as they are: "
+                    + "a large model's layer shape at a size that fits, e.g. --config bloom --layers 1 (one "
+                    + "bloom-176B block plus its embeddings, 6.1 billion parameters, ~12 GB in bf16). "
+                    + "Default: all of them.")
+    Integer layers;
 
     @Option(names = {"-o", "--out"}, paramLabel = "DIR", required = true,
             description = "The checkpoint directory to write; it must not exist or be empty.")
@@ -75,7 +85,7 @@ final class InitRandomCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        ShapedConfig shape = shape();
+        ShapedConfig shape = layeredShape();
         int tokenizerSize = bundledTokenizerSize();
         if (shape.config().vocabSize() < tokenizerSize) {
             throw new ParameterException(spec.commandLine(), "vocab_size " + shape.config().vocabSize()
@@ -129,6 +139,13 @@ final class InitRandomCommand implements Callable<Integer> {
     private record ShapedConfig(String name, BloomConfig config) {}
 
     private ShapedConfig shape() throws IOException {
+        // A released model's name is never read as a path (this repository's launcher script is called "bloom"):
+        // a file with such a name is still reachable as ./name.
+        try {
+            return new ShapedConfig(config, BloomConfig.released(config));
+        } catch (IllegalArgumentException notAName) {
+            // a path, or nothing known
+        }
         Path file = Path.of(config);
         if (Files.isRegularFile(file)) {
             try {
@@ -145,12 +162,23 @@ final class InitRandomCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), json + ": " + e.getMessage());
             }
         }
-        try {
-            return new ShapedConfig(config, BloomConfig.released(config));
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), "--config " + config + " is neither a config.json "
-                    + "file nor a known model name (" + String.join(", ", BloomConfig.RELEASED.keySet()) + ")");
+        throw new ParameterException(spec.commandLine(), "--config " + config + " is neither a config.json "
+                + "file nor a known model name (" + String.join(", ", BloomConfig.RELEASED.keySet()) + ")");
+    }
+
+    /** The shape, cut to --layers blocks when given. */
+    private ShapedConfig layeredShape() throws IOException {
+        ShapedConfig full = shape();
+        if (layers == null) {
+            return full;
         }
+        int all = full.config().layerCount();
+        if (layers < 1 || layers > all) {
+            throw new ParameterException(spec.commandLine(), "--layers " + layers + ": " + full.name() + " has "
+                    + all + " layers; give 1 to " + all);
+        }
+        return new ShapedConfig(full.name() + " (" + layers + " of its " + all + " layers)",
+                full.config().withLayerCount(layers));
     }
 
     /**
@@ -208,7 +236,8 @@ final class InitRandomCommand implements Callable<Integer> {
         return String.join("\n", List.of(
                 "# Random weights: not a trained model",
                 "",
-                "Written by `bloom init-random --config " + config + " --dtype "
+                "Written by `bloom init-random --config " + config + (layers == null ? "" : " --layers " + layers)
+                        + " --dtype "
                         + dtype.name().toLowerCase(Locale.ROOT) + " --seed " + seed + "`.",
                 "",
                 "- Shape of " + shape.name() + ": " + c.layerCount() + " layers, hidden size " + c.hiddenSize() + ", "

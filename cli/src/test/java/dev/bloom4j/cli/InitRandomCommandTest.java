@@ -81,6 +81,52 @@ class InitRandomCommandTest {
     }
 
     @Test
+    void layersKeepsTheFirstBlocksOfTheShape() throws Exception {
+        Path config = Files.writeString(temp.resolve("layers.json"), TINY_CONFIG);
+        Path out = temp.resolve("one-layer");
+        MainTest.Result r = run("init-random", "--config", config.toString(), "--layers", "1", "--out",
+                out.toString(), "--seed", "3", "--dtype", "bf16");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("(1 of its 3 layers): 1 layers, hidden 96, 6 heads"), r.out());
+        assertTrue(Files.readString(out.resolve("README.md")).contains("--layers 1"));
+        try (BloomModel m = BloomModel.load(out)) {
+            assertEquals(1, m.info().layerCount());
+            assertEquals(96, m.info().embeddingSize());
+            assertEquals(BloomConfig.of(1536, 96, 1, 6).parameterCount(), m.info().parameterCount());
+        }
+
+        for (String bad : new String[] {"0", "4"}) {
+            MainTest.Result refused = run("init-random", "--config", config.toString(), "--layers", bad, "--out",
+                    temp.resolve("layers-" + bad).toString());
+            assertEquals(2, refused.status());
+            assertTrue(refused.err().contains("--layers " + bad + ": ") && refused.err().contains("has 3 layers"),
+                    refused.err());
+            assertTrue(Files.notExists(temp.resolve("layers-" + bad)), "nothing written for --layers " + bad);
+        }
+    }
+
+    @Test
+    void aModelNameIsNeverReadAsAPath() throws Exception {
+        // A file named like a released model, in the working directory: the name still means the model. Too big to
+        // write here, so --layers 0 stops it right after the shape is resolved, naming the 176B model's layer count.
+        Path cwdFile = Path.of("bloom-176b");
+        boolean created = Files.notExists(cwdFile);
+        try {
+            if (created) {
+                Files.writeString(cwdFile, "#!/bin/sh\n");
+            }
+            MainTest.Result r = run("init-random", "--config", "bloom-176b", "--layers", "0", "--out",
+                    temp.resolve("never").toString());
+            assertEquals(2, r.status());
+            assertTrue(r.err().contains("bloom-176b has 70 layers"), r.err());
+        } finally {
+            if (created) {
+                Files.deleteIfExists(cwdFile);
+            }
+        }
+    }
+
+    @Test
     void initRandomErrors() throws Exception {
         MainTest.Result unknown = run("init-random", "--config", "bloom-9b", "--out", temp.resolve("u").toString());
         assertEquals(2, unknown.status());

@@ -88,8 +88,9 @@ public record BloomConfig(int vocabSize, int hiddenSize, int layerCount, int hea
 
     /**
      * The shapes of the released BigScience models by name ({@code bloom-560m}, {@code bloom-1b1},
-     * {@code bloom-1b7}, {@code bloom-3b}, {@code bloom-7b1}), with their real hyper-parameters: vocabulary 250,880,
-     * BLOOM's defaults for the rest (see {@link #of}). Sizes only: no weights come with them.
+     * {@code bloom-1b7}, {@code bloom-3b}, {@code bloom-7b1}, and {@code bloom}, the 176B model), with their real
+     * hyper-parameters: vocabulary 250,880, BLOOM's defaults for the rest (see {@link #of}). Sizes only: no weights
+     * come with them. {@link #released} also takes {@code bloom-176b} for {@code bloom}.
      */
     public static final Map<String, BloomConfig> RELEASED = releasedShapes();
 
@@ -101,6 +102,7 @@ public record BloomConfig(int vocabSize, int hiddenSize, int layerCount, int hea
         shapes.put("bloom-1b7", of(250880, 2048, 24, 16));
         shapes.put("bloom-3b", of(250880, 2560, 30, 32));
         shapes.put("bloom-7b1", of(250880, 4096, 30, 32));
+        shapes.put("bloom", of(250880, 14336, 70, 112));  // bigscience/bloom, 176B
         return Collections.unmodifiableMap(shapes);
     }
 
@@ -112,7 +114,7 @@ public record BloomConfig(int vocabSize, int hiddenSize, int layerCount, int hea
     public static BloomConfig released(String name) {
         Objects.requireNonNull(name, "name");
         String key = name.startsWith("bigscience/") ? name.substring("bigscience/".length()) : name;
-        BloomConfig config = RELEASED.get(key);
+        BloomConfig config = RELEASED.get(key.equals("bloom-176b") ? "bloom" : key);
         if (config == null) {
             throw new IllegalArgumentException("unknown model name \"" + name + "\"; known: "
                     + String.join(", ", RELEASED.keySet()));
@@ -139,6 +141,15 @@ public record BloomConfig(int vocabSize, int hiddenSize, int layerCount, int hea
     /** Width of the MLP's inner layer; BLOOM fixes it at four times the hidden size. */
     public int feedForwardSize() {
         return 4 * hiddenSize;
+    }
+
+    /**
+     * A copy with another number of transformer blocks: a model's layer shape at a size that fits, e.g. one block of
+     * the 176B model for per-layer measurements.
+     */
+    public BloomConfig withLayerCount(int layers) {
+        return new BloomConfig(vocabSize, hiddenSize, layers, headCount, layerNormEpsilon,
+                applyResidualConnectionPostLayernorm, sequenceLength, bosTokenId, eosTokenId, padTokenId, unkTokenId);
     }
 
     /** A copy with another {@code layer_norm_epsilon}. */

@@ -151,7 +151,7 @@ class StreamingCheckpointTest {
 
     @Test
     void releasedShapesAreTheBigScienceModels() {
-        assertEquals(List.of("bloom-560m", "bloom-1b1", "bloom-1b7", "bloom-3b", "bloom-7b1"),
+        assertEquals(List.of("bloom-560m", "bloom-1b1", "bloom-1b7", "bloom-3b", "bloom-7b1", "bloom"),
                 List.copyOf(BloomConfig.RELEASED.keySet()));
         BloomConfig b560 = BloomConfig.released("bloom-560m");
         assertEquals(250880, b560.vocabSize());
@@ -166,7 +166,14 @@ class StreamingCheckpointTest {
         assertEquals(30, b7.layerCount());
         assertEquals(32, b7.headCount());
         assertEquals(7_069_016_064L, b7.parameterCount(), "bigscience/bloom-7b1's published parameter count");
-        var e = assertThrows(IllegalArgumentException.class, () -> BloomConfig.released("bloom-176b"));
-        assertTrue(e.getMessage().contains("bloom-176b") && e.getMessage().contains("bloom-1b7"), e.getMessage());
+        BloomConfig b176 = BloomConfig.released("bigscience/bloom");
+        assertEquals(b176, BloomConfig.released("bloom-176b"));
+        assertEquals(14336, b176.hiddenSize());
+        assertEquals(70, b176.layerCount());
+        assertEquals(112, b176.headCount());
+        assertEquals(128, b176.headDimension());
+        assertEquals(176_247_271_424L, b176.parameterCount(), "bigscience/bloom's published parameter count");
+        var e = assertThrows(IllegalArgumentException.class, () -> BloomConfig.released("bloom-13b"));
+        assertTrue(e.getMessage().contains("bloom-13b") && e.getMessage().contains("bloom-1b7"), e.getMessage());
     }
 }
