@@ -47,7 +47,7 @@ extern "C" {
 #define BLOOM_VERSION_MINOR 1
 #define BLOOM_VERSION_PATCH 0
 /* Bumped on any incompatible change of a declaration in this file. */
-#define BLOOM_ABI_VERSION 5
+#define BLOOM_ABI_VERSION 6
 
 /* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
 BLOOM_API uint32_t bloom_abi_version(void);
@@ -132,9 +132,13 @@ typedef bool (*bloom_progress_callback)(float progress, void * user_data);
 
 /* How the weights of offloaded layers are spread over GPUs. */
 typedef enum bloom_split_mode {
-    BLOOM_SPLIT_NONE = 0,  /* all on one GPU, main_gpu */
-    BLOOM_SPLIT_ROW  = 1,  /* every weight matrix split by rows across all GPUs of the host, through ggml's own split
-                              buffer type (CUDA), in proportion to their memory; the rest on main_gpu */
+    BLOOM_SPLIT_NONE  = 0,  /* all on one GPU, main_gpu */
+    BLOOM_SPLIT_ROW   = 1,  /* every weight matrix split by rows across all GPUs of the host, through ggml's own split
+                               buffer type (CUDA), in proportion to their memory; the rest on main_gpu */
+    BLOOM_SPLIT_LAYER = 2,  /* whole blocks, with their KV cache, spread over all GPUs of the host in order, in
+                               proportion to their free memory; the output layer with the last block; ggml's
+                               scheduler copies the activations between them. bloom_model_info's gpu_device is
+                               main_gpu if it holds layers, else the first GPU that does */
 } bloom_split_mode;
 
 typedef struct bloom_model_params {

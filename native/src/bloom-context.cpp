@@ -5,15 +5,17 @@
 
 #include "ggml-cpu.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <thread>
 
 namespace bloom {
 
 namespace {
 
-// Whether the GPU has a flash-attention kernel for this model's head size with a cache of this type.
-bool gpu_supports_flash_attn(const model & m, int32_t type_kv) {
+// Whether a GPU has a flash-attention kernel for this model's head size with a cache of this type.
+bool gpu_supports_flash_attn(const model & m, ggml_backend_dev_t gpu, int32_t type_kv) {
     const ggml_type t = type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     const int64_t d = m.hp.head_dim(), H = m.hp.n_head, n_kv = 256;
     ggml_init_params ip = { 8 * ggml_tensor_overhead(), nullptr, true };
@@ -24,7 +26,7 @@ bool gpu_supports_flash_attn(const model & m, int32_t type_kv) {
     ggml_tensor * v = ggml_new_tensor_3d(ctx, t, d, n_kv, H);
     ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, 1);
     ggml_tensor * op = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f, 8.0f, 0.0f);
-    const bool ok = supports_op_in(m.gpu, ggml_backend_dev_buffer_type(m.gpu), op, {q, k, v, mask});
+    const bool ok = supports_op_in(gpu, ggml_backend_dev_buffer_type(gpu), op, {q, k, v, mask});
     ggml_free(ctx);
     return ok;
 }
@@ -98,24 +100,30 @@ void context::init() {
     if (params_.type_kv != BLOOM_KV_F32 && params_.type_kv != BLOOM_KV_F16) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "type_kv %d is not a bloom_kv_type (0 auto, 1 f32, 2 f16)", params_.type_kv);
     }
-    if (m.gpu) {
-        gpu_backend_ = ggml_backend_dev_init(m.gpu, nullptr);
-        if (!gpu_backend_) {
-            fail(BLOOM_ERR_INTERNAL, "cannot initialise the %s backend", ggml_backend_dev_name(m.gpu));
+    for (ggml_backend_dev_t g : m.gpus) {
+        gpu_backends_.push_back(ggml_backend_dev_init(g, nullptr));
+        if (!gpu_backends_.back()) {
+            gpu_backends_.pop_back();
+            fail(BLOOM_ERR_INTERNAL, "cannot initialise the %s backend", ggml_backend_dev_name(g));
         }
+    }
+    if (!m.gpus.empty()) {
         // GPU flash-attention kernels work on whole tiles of 256 cached positions.
         kv_.n_pad = 256;
         params_.n_ctx = GGML_PAD(params_.n_ctx, kv_.n_pad);
     }
     // Flash attention takes the ALiBi distances as f16, exact up to 2048: on by default while every distance is,
-    // and where the GPU (if any) has a kernel for this head size and cache type.
+    // and where every GPU (if any) has a kernel for this head size and cache type.
     const bool exact_distances = params_.n_ctx <= 2049;  // every ALiBi distance (< n_ctx) exact in f16
     if (params_.flash_attn == BLOOM_FLASH_ATTN_AUTO) {
-        const bool gpu_ok = !m.gpu || gpu_supports_flash_attn(m, params_.type_kv);
-        params_.flash_attn = exact_distances && gpu_ok ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
-        if (exact_distances && !gpu_ok) {
+        ggml_backend_dev_t lacking = nullptr;
+        for (ggml_backend_dev_t g : m.gpus) {
+            if (!lacking && !gpu_supports_flash_attn(m, g, params_.type_kv)) lacking = g;
+        }
+        params_.flash_attn = exact_distances && !lacking ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
+        if (exact_distances && lacking) {
             BLOOM_LOG_INFO("context: %s has no flash-attention kernel for head size %d: attention by matrix products",
-                           ggml_backend_dev_name(m.gpu), hp.head_dim());
+                           ggml_backend_dev_name(lacking), hp.head_dim());
         }
     }
     if (params_.flash_attn != BLOOM_FLASH_ATTN_ON && params_.flash_attn != BLOOM_FLASH_ATTN_OFF) {
@@ -129,45 +137,48 @@ void context::init() {
     const ggml_type kv_type = params_.type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     kv_.n_ctx = params_.n_ctx;
     kv_.flash_attn = params_.flash_attn == BLOOM_FLASH_ATTN_ON;
-    // Each layer's cache lives where its weights are: on the GPU for offloaded layers, else in host memory.
+    // Each layer's cache lives where its weights are: on its GPU for offloaded layers, else in host memory.
+    const size_t n_stores = 1 + m.gpus.size();
     ggml_init_params ip = { ggml_tensor_overhead() * size_t(2 * hp.n_layer + 1), nullptr, true };
-    ctx_kv_ = ggml_init(ip);
-    ctx_kv_gpu_ = ggml_init(ip);
-    size_t n_gpu_layers = 0;
+    std::vector<int> layers_in(n_stores, 0);
+    for (size_t i = 0; i < n_stores; ++i) {
+        ctx_kv_.push_back(ggml_init(ip));
+        if (!ctx_kv_.back()) fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the KV cache's metadata");
+    }
     for (int il = 0; il < hp.n_layer; ++il) {
-        const bool on_gpu = m.gpu && m.layer_gpu[size_t(il)];
-        n_gpu_layers += on_gpu;
-        ggml_context * c = on_gpu ? ctx_kv_gpu_ : ctx_kv_;
+        const ggml_backend_dev_t d = m.layer_dev.empty() ? nullptr : m.layer_dev[size_t(il)];
+        const size_t store = d ? 1 + size_t(std::find(m.gpus.begin(), m.gpus.end(), d) - m.gpus.begin()) : 0;
+        ++layers_in[store];
+        ggml_context * c = ctx_kv_[store];
         kv_.k.push_back(ggml_new_tensor_2d(c, kv_type, hp.n_embd, params_.n_ctx));
         kv_.v.push_back(kv_.flash_attn ? ggml_new_tensor_2d(c, kv_type, hp.n_embd, params_.n_ctx)
                                        : ggml_new_tensor_2d(c, kv_type, params_.n_ctx, hp.n_embd));
     }
     const double layer_mib = 2.0 * hp.n_embd * params_.n_ctx * ggml_type_size(kv_type) / 1048576.0;
-    if (n_gpu_layers < size_t(hp.n_layer)) {
-        buf_kv_ = ggml_backend_alloc_ctx_tensors(ctx_kv_, backend_);
-        if (!buf_kv_) {
-            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB)", params_.n_ctx,
-                 layer_mib * double(size_t(hp.n_layer) - n_gpu_layers));
-        }
-        ggml_backend_buffer_clear(buf_kv_, 0);
-    }
-    if (n_gpu_layers > 0) {
-        buf_kv_gpu_ = ggml_backend_alloc_ctx_tensors(ctx_kv_gpu_, gpu_backend_);
-        if (!buf_kv_gpu_) {
+    std::string placed;  // "2 on CUDA0, 1 on CUDA1" for the log
+    buf_kv_.assign(n_stores, nullptr);
+    for (size_t store = 0; store < n_stores; ++store) {
+        if (layers_in[store] == 0) continue;
+        ggml_backend_t b = store == 0 ? backend_ : gpu_backends_[store - 1];
+        buf_kv_[store] = ggml_backend_alloc_ctx_tensors(ctx_kv_[store], b);
+        if (!buf_kv_[store]) {
             fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of %u tokens (%.1f MiB) on %s", params_.n_ctx,
-                 layer_mib * double(n_gpu_layers), ggml_backend_dev_name(m.gpu));
+                 layer_mib * layers_in[store], store == 0 ? "the CPU" : ggml_backend_dev_name(m.gpus[store - 1]));
         }
-        ggml_backend_buffer_clear(buf_kv_gpu_, 0);
+        ggml_backend_buffer_clear(buf_kv_[store], 0);
+        if (store > 0) {
+            placed += std::string(", ") + std::to_string(layers_in[store]) + " layers on " +
+                      ggml_backend_dev_name(m.gpus[store - 1]);
+        }
     }
 
     graph_meta_.resize(ggml_tensor_overhead() * graph_max_nodes(m) + ggml_graph_overhead_custom(graph_max_nodes(m), false));
     // The scheduler runs each op where its weights are and copies activations between devices; with op_offload,
     // products of large batches with CPU-resident weights (the embedding table) may run on the GPU too.
-    std::vector<ggml_backend_t> backends;
-    if (gpu_backend_) backends.push_back(gpu_backend_);
+    std::vector<ggml_backend_t> backends(gpu_backends_);
     backends.push_back(backend_);  // the CPU last: ggml's scheduler wants it there, as the fallback
     sched_ = ggml_backend_sched_new(backends.data(), nullptr, int(backends.size()), graph_max_nodes(m), false,
-                                    gpu_backend_ != nullptr);
+                                    !gpu_backends_.empty());
 
     // Reserve the common worst case now (a full batch against a full cache, logits of its last token), so an
     // undersized machine fails here with a clear error instead of in the middle of a generation. Logits for every
@@ -184,27 +195,29 @@ void context::init() {
         fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot reserve compute buffers for n_batch %u, n_ctx %u", params_.n_batch,
              params_.n_ctx);
     }
-    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %s %.1f MiB%s%s, flash attention %s",
+    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %s %.1f MiB%s, flash attention %s",
                    params_.n_ctx, params_.n_batch, params_.n_threads, ggml_type_name(kv_type),
-                   layer_mib * hp.n_layer, gpu_backend_ ? " of it on " : "",
-                   gpu_backend_ ? ggml_backend_dev_name(m.gpu) : "", kv_.flash_attn ? "on" : "off");
+                   layer_mib * hp.n_layer, placed.c_str(), kv_.flash_attn ? "on" : "off");
 }
 
 context::~context() { release(); }
 
 void context::release() {
     if (sched_) ggml_backend_sched_free(sched_);
-    if (buf_kv_) ggml_backend_buffer_free(buf_kv_);
-    if (buf_kv_gpu_) ggml_backend_buffer_free(buf_kv_gpu_);
-    if (ctx_kv_) ggml_free(ctx_kv_);
-    if (ctx_kv_gpu_) ggml_free(ctx_kv_gpu_);
-    if (gpu_backend_) ggml_backend_free(gpu_backend_);
+    for (ggml_backend_buffer_t b : buf_kv_) {
+        if (b) ggml_backend_buffer_free(b);
+    }
+    for (ggml_context * c : ctx_kv_) {
+        if (c) ggml_free(c);
+    }
+    for (ggml_backend_t b : gpu_backends_) ggml_backend_free(b);
     if (backend_) ggml_backend_free(backend_);
     if (threadpool_) ggml_threadpool_free(threadpool_);
     sched_ = nullptr;
-    buf_kv_ = buf_kv_gpu_ = nullptr;
-    ctx_kv_ = ctx_kv_gpu_ = nullptr;
-    gpu_backend_ = backend_ = nullptr;
+    buf_kv_.clear();
+    ctx_kv_.clear();
+    gpu_backends_.clear();
+    backend_ = nullptr;
     threadpool_ = nullptr;
 }
 

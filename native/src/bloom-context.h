@@ -47,13 +47,13 @@ private:
     const model &          model_;
     bloom_context_params   params_;
     ggml_backend_t         backend_ = nullptr;      // the CPU
-    ggml_backend_t         gpu_backend_ = nullptr;  // the model's GPU, when it has one
+    std::vector<ggml_backend_t> gpu_backends_;      // one per GPU of the model (model::gpus), in its order
     ggml_threadpool_t      threadpool_ = nullptr;
     ggml_backend_sched_t   sched_   = nullptr;
-    ggml_context *         ctx_kv_  = nullptr;
-    ggml_backend_buffer_t  buf_kv_  = nullptr;
-    ggml_context *         ctx_kv_gpu_ = nullptr;   // cache of the layers on the GPU
-    ggml_backend_buffer_t  buf_kv_gpu_ = nullptr;
+    // The KV cache, per device: [0] host memory, [1 + g] the memory of model::gpus[g] (each layer's where its weights
+    // are). Null where no layer's cache is.
+    std::vector<ggml_context *>         ctx_kv_;
+    std::vector<ggml_backend_buffer_t>  buf_kv_;
     kv_cache               kv_;
     std::vector<uint8_t>   graph_meta_;
     std::vector<float>     mask_;

@@ -6,6 +6,7 @@
 #include "ggml-cpu.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -108,23 +109,23 @@ public:
                                               int64_t ne1, bool is_matrix, bool required) = 0;
 };
 
-// Where a model's weights run: which layers go to a GPU, and into which buffer types. Resolved once per load from
-// bloom_model_params and the devices ggml finds.
+// Where a model's weights run: which layers go to which GPU, and into which buffer types. Resolved once per load
+// from bloom_model_params and the devices ggml finds.
 struct placement {
-    ggml_backend_dev_t         gpu         = nullptr;  // the main GPU, nullptr for CPU only
-    ggml_backend_buffer_type_t gpu_buft    = nullptr;  // its buffer type
-    ggml_backend_buffer_type_t matrix_buft = nullptr;  // for offloaded matrices: gpu_buft, or ggml's split type
-    int                        first_gpu_layer = 0;    // layers [first_gpu_layer, n_layer) run on the GPU
-    bool                       output_on_gpu   = false;
+    ggml_backend_dev_t              gpu = nullptr;   // the main GPU, nullptr for CPU only
+    std::vector<ggml_backend_dev_t> dev;             // per block, and [n_layer] for the output layer; nullptr: CPU
+    ggml_backend_buffer_type_t      split_buft = nullptr;  // split_mode row: ggml's split type for matrices
 
     // Where layer il's weights go (il == n_layer: the output layer); nullptr for the CPU.
-    ggml_backend_buffer_type_t buft(int il, int n_layer, bool is_matrix) const {
-        const bool on_gpu = gpu && (il == n_layer ? output_on_gpu : il >= first_gpu_layer);
-        return on_gpu ? (is_matrix ? matrix_buft : gpu_buft) : nullptr;
+    ggml_backend_buffer_type_t buft(int il, bool is_matrix) const {
+        ggml_backend_dev_t d = dev[size_t(il)];
+        if (!d) return nullptr;
+        return is_matrix && split_buft ? split_buft : ggml_backend_dev_buffer_type(d);
     }
 
     static placement resolve(const bloom_model_params & params, int n_layer) {
         placement p;
+        p.dev.assign(size_t(n_layer) + 1, nullptr);
         std::vector<ggml_backend_dev_t> gpus;
         for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
             ggml_backend_dev_t d = ggml_backend_dev_get(i);
@@ -136,8 +137,10 @@ struct placement {
             fail(BLOOM_ERR_INVALID_ARGUMENT, "n_gpu_layers must be -1 (all), 0 (none) or a layer count, not %d",
                  params.n_gpu_layers);
         }
-        if (params.split_mode != BLOOM_SPLIT_NONE && params.split_mode != BLOOM_SPLIT_ROW) {
-            fail(BLOOM_ERR_INVALID_ARGUMENT, "split_mode %d is not a bloom_split_mode (0 none, 1 row)", params.split_mode);
+        if (params.split_mode != BLOOM_SPLIT_NONE && params.split_mode != BLOOM_SPLIT_ROW &&
+            params.split_mode != BLOOM_SPLIT_LAYER) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "split_mode %d is not a bloom_split_mode (0 none, 1 row, 2 layer)",
+                 params.split_mode);
         }
         if (params.n_gpu_layers == 0) {
             return p;
@@ -162,8 +165,6 @@ struct placement {
                  gpus.size() - 1);
         }
         p.gpu = gpus[size_t(params.main_gpu)];
-        p.gpu_buft = ggml_backend_dev_buffer_type(p.gpu);
-        p.matrix_buft = p.gpu_buft;
         if (params.split_mode == BLOOM_SPLIT_ROW && gpus.size() > 1) {
             using split_buft_fn = ggml_backend_buffer_type_t (*)(int main_device, const float * tensor_split);
             auto fn = reinterpret_cast<split_buft_fn>(ggml_backend_reg_get_proc_address(
@@ -172,12 +173,46 @@ struct placement {
                 fail(BLOOM_ERR_UNSUPPORTED, "split_mode row: the %s backend has no split buffer type",
                      ggml_backend_reg_name(ggml_backend_dev_backend_reg(p.gpu)));
             }
-            p.matrix_buft = fn(params.main_gpu, nullptr);  // nullptr: in proportion to each GPU's memory
+            p.split_buft = fn(params.main_gpu, nullptr);  // nullptr: in proportion to each GPU's memory
         }
+        // The last n blocks go to a GPU, and the output layer too when n > n_layer: entries first.. of dev, in order
+        // (the output layer, at n_layer, stays on the CPU for n <= n_layer).
         const int n = params.n_gpu_layers < 0 ? n_layer + 1 : params.n_gpu_layers;
-        p.first_gpu_layer = std::max(0, n_layer - n);
-        p.output_on_gpu = n > n_layer;
+        const int first = std::max(0, n_layer - n);
+        const int n_units = n_layer - first + (n > n_layer ? 1 : 0);
+        if (params.split_mode == BLOOM_SPLIT_LAYER && gpus.size() > 1) {
+            const std::vector<int> counts = layer_counts(gpus, n_units);
+            int i = first;
+            for (size_t g = 0; g < gpus.size(); ++g) {
+                for (int c = 0; c < counts[g]; ++c) p.dev[size_t(i++)] = gpus[g];
+            }
+        } else {
+            for (int i = first; i < first + n_units; ++i) p.dev[size_t(i)] = p.gpu;
+        }
         return p;
+    }
+
+    // How many of n consecutive layers each GPU takes, in proportion to its free memory (equal shares when a device
+    // reports none), as contiguous runs in device order.
+    static std::vector<int> layer_counts(const std::vector<ggml_backend_dev_t> & gpus, int n) {
+        std::vector<double> share;
+        double total = 0;
+        for (ggml_backend_dev_t d : gpus) {
+            size_t free = 0, all = 0;
+            ggml_backend_dev_memory(d, &free, &all);
+            share.push_back(double(free));
+            total += double(free);
+        }
+        std::vector<int> counts(gpus.size(), 0);
+        double cum = 0;
+        int given = 0;
+        for (size_t g = 0; g < gpus.size(); ++g) {
+            cum += total > 0 ? share[g] / total : 1.0 / double(gpus.size());
+            const int upto = g + 1 == gpus.size() ? n : std::min(n, int(std::lround(cum * n)));
+            counts[g] = std::max(0, upto - given);
+            given += counts[g];
+        }
+        return counts;
     }
 };
 
@@ -188,11 +223,14 @@ class binder {
 public:
     binder(model & m, const bloom_model_params & params, size_t n_expected)
         : m_(m), params_(params), n_expected_(n_expected), place_(placement::resolve(params, m.hp.n_layer)) {
-        m_.gpu = place_.gpu;
-        m_.layer_gpu.assign(size_t(m.hp.n_layer), false);
-        for (int il = 0; il < m.hp.n_layer; ++il) {
-            m_.layer_gpu[size_t(il)] = place_.buft(il, m.hp.n_layer, false) != nullptr;
+        m_.layer_dev.assign(place_.dev.begin(), place_.dev.end() - 1);
+        m_.gpus.clear();
+        for (ggml_backend_dev_t d : place_.dev) {
+            if (d && std::find(m_.gpus.begin(), m_.gpus.end(), d) == m_.gpus.end()) m_.gpus.push_back(d);
         }
+        // The main GPU, or with split_mode layer and few layers offloaded, the first that holds any.
+        const bool main_used = std::find(m_.gpus.begin(), m_.gpus.end(), place_.gpu) != m_.gpus.end();
+        m_.gpu = main_used ? place_.gpu : m_.gpus.empty() ? nullptr : m_.gpus.front();
     }
 
     // il: the layer the weight belongs to, -1 for the embeddings (always on the CPU: get_rows reads them),
@@ -203,7 +241,7 @@ public:
                          bool duplicate = false) {
         ggml_tensor * g = ggml_new_tensor_2d(m_.ctx_mapped, src.type, src.ne0, src.ne1);
         ggml_set_name(g, gguf_name.c_str());
-        matrices_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, true), product_only, false});
+        matrices_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, true), product_only, false});
         if (!duplicate) {
             m_.stored.push_back({gguf_name, src.name, src.file_index, g});
             m_.n_params += src.ne0 * src.ne1;
@@ -216,14 +254,14 @@ public:
     ggml_tensor * vector(const std::string & gguf_name, const tensor_source & src, int il) {
         ggml_tensor * g = ggml_new_tensor_1d(m_.ctx_owned, GGML_TYPE_F32, src.ne0);
         ggml_set_name(g, gguf_name.c_str());
-        vectors_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, m_.hp.n_layer, false), false, true});
+        vectors_.push_back({g, src, il < 0 ? nullptr : place_.buft(il, false), false, true});
         m_.stored.push_back({gguf_name, src.name, src.file_index, g});
         m_.n_params += src.ne0;
         m_.n_weight_bytes += src.ne0 * int64_t(sizeof(float));
         return g;
     }
 
-    bool output_on_gpu() const { return place_.output_on_gpu && place_.gpu; }
+    bool output_on_gpu() const { return place_.dev.back() != nullptr; }
 
     // Allocates and fills every tensor declared so far.
     void bind() {
@@ -258,12 +296,15 @@ public:
             bind_copied(buft, copied[buft], buft == repack_buft);
         }
         if (!copied.empty() && place_.gpu) {
-            int n = 0;
-            for (bool on : m_.layer_gpu) n += on;
-            m_.n_gpu_layers = n;
-            BLOOM_LOG_INFO("model: %d of %d layers%s on %s (%s)", n, m_.hp.n_layer,
-                           output_on_gpu() ? " and the output layer" : "", ggml_backend_dev_name(place_.gpu),
-                           ggml_backend_dev_description(place_.gpu));
+            m_.n_gpu_layers = 0;
+            for (ggml_backend_dev_t d : m_.layer_dev) m_.n_gpu_layers += d != nullptr;
+            for (ggml_backend_dev_t g : m_.gpus) {
+                int n = 0;
+                for (ggml_backend_dev_t d : m_.layer_dev) n += d == g;
+                BLOOM_LOG_INFO("model: %d of %d layers%s on %s (%s)", n, m_.hp.n_layer,
+                               place_.dev.back() == g ? " and the output layer" : "", ggml_backend_dev_name(g),
+                               ggml_backend_dev_description(g));
+            }
         }
 
         // In place: one CPU buffer over each file mapping.

@@ -72,10 +72,12 @@ struct model {
     bloom_dtype            weight_dtype = BLOOM_DTYPE_F32;
     int64_t                n_params     = 0;
     int32_t                n_repacked   = 0;  // matrices copied into the CPU backend's repack buffer
-    // Offloading: the main GPU (nullptr: CPU only), and which layers' weights are on it (their KV cache goes there).
-    ggml_backend_dev_t     gpu          = nullptr;
-    std::vector<bool>      layer_gpu;
-    int32_t                n_gpu_layers = 0;
+    // Offloading: the main GPU (nullptr: CPU only), the device of each block's weights (nullptr: the CPU; its KV
+    // cache goes there too), and every GPU that holds weights, in device order.
+    ggml_backend_dev_t              gpu          = nullptr;
+    std::vector<ggml_backend_dev_t> layer_dev;
+    std::vector<ggml_backend_dev_t> gpus;
+    int32_t                         n_gpu_layers = 0;
     int64_t                n_weight_bytes = 0;  // matrices as stored (a GPU copy of a tied output not counted), f32 vectors
     // true: query_key_value rows are per head [q, k, v] (Hugging Face); false: [all q; all k; all v].
     bool                   qkv_interleaved = true;

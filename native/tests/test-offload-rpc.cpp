@@ -6,8 +6,9 @@
 //
 // Checked against the same model on the CPU alone, on one tiny random checkpoint (f32) and its q8_0 GGUF:
 //  - device listing: the two servers as GPUs, then the CPU;
-//  - n_gpu_layers -1 (all + output), n_layer (output on the CPU), 1 (the last block only), main_gpu 1: prompt logits
-//    of every position, then token-by-token decoding (each step reads the cache it wrote on the device), a truncate
+//  - n_gpu_layers -1 (all + output), n_layer (output on the CPU), 1 (the last block only), main_gpu 1, and
+//    split_mode layer over both devices (activations copied between them by ggml's scheduler): prompt logits of
+//    every position, then token-by-token decoding (each step reads the cache it wrote on the device), a truncate
 //    and a re-decode, greedy generation;
 //  - the f16 cache with flash attention on the device against the same on the CPU;
 //  - what the model and context report (gpu_device, n_gpu_layers, n_ctx rounded up to 256 cached positions);
@@ -218,6 +219,12 @@ void expect_same(const char * what, const run_result & cpu, const run_result & d
 // ------------------------------------------------------------------------------------------ tests
 
 int32_t g_gpu_index[2] = {-1, -1};  // bloom_device indices of the two servers
+std::string g_log;                  // the library's log lines since the last clear
+
+void on_log(int32_t, const char * text, void *) {
+    g_log += text;
+    if (g_log.empty() || g_log.back() != '\n') g_log += '\n';
+}
 
 void test_devices() {
     const int32_t n = bloom_device_count();
@@ -243,19 +250,48 @@ void test_placements(const std::string & path, const char * label, double tol) {
     const run_result cpu = run(cpu_model, BLOOM_KV_AUTO);
     CHECK_EQ(cpu.n_ctx, 64u);
 
-    struct placement_case { const char * name; load_opts o; int32_t expect_layers; int32_t expect_device; };
+    // The load log names each GPU's share: "model: <n> of 3 layers[ and the output layer] on RPC<i>".
+    struct placement_case {
+        const char * name; load_opts o; int32_t expect_layers; int32_t expect_device; std::vector<std::string> shares;
+    };
     const placement_case cases[] = {
-        {"all blocks and the output on GPU 0", {-1, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0]},
-        {"all blocks on GPU 0, output on the CPU", {k_n_layer, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0]},
-        {"the last block on GPU 0", {1, 0, BLOOM_SPLIT_NONE}, 1, g_gpu_index[0]},
-        {"all on GPU 1 (main_gpu 1)", {-1, 1, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[1]},
+        {"all blocks and the output on GPU 0", {-1, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0],
+         {"3 of 3 layers and the output layer on RPC0"}},
+        {"all blocks on GPU 0, output on the CPU", {k_n_layer, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0],
+         {"3 of 3 layers on RPC0"}},
+        {"the last block on GPU 0", {1, 0, BLOOM_SPLIT_NONE}, 1, g_gpu_index[0], {"1 of 3 layers on RPC0"}},
+        {"all on GPU 1 (main_gpu 1)", {-1, 1, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[1],
+         {"3 of 3 layers and the output layer on RPC1"}},
+        // Two devices with the same free memory share the 4 units (3 blocks, the output) 2 + 2.
+        {"layer split over both GPUs", {-1, 0, BLOOM_SPLIT_LAYER}, k_n_layer, g_gpu_index[0],
+         {"2 of 3 layers on RPC0", "1 of 3 layers and the output layer on RPC1"}},
+        // Blocks 1-2: one each; main_gpu 1 holds one, so it is the one reported.
+        {"layer split of the last 2 blocks, main_gpu 1", {2, 1, BLOOM_SPLIT_LAYER}, 2, g_gpu_index[1],
+         {"1 of 3 layers on RPC0", "1 of 3 layers on RPC1"}},
+        // One unit for two devices: the first takes it (half rounds up); main_gpu 1 holds nothing, so GPU 0 is reported.
+        {"layer split of the last block, main_gpu 1", {1, 1, BLOOM_SPLIT_LAYER}, 1, g_gpu_index[0],
+         {"1 of 3 layers on RPC0"}},
     };
     for (const placement_case & c : cases) {
+        g_log.clear();
         bloom_model * m = load(path, c.o);
         if (!m) continue;
         bloom_model_get_info(&info, m);
         CHECK_EQ(info.n_gpu_layers, c.expect_layers);
         CHECK_EQ(info.gpu_device, c.expect_device);
+        for (const std::string & share : c.shares) {
+            if (g_log.find("model: " + share + " (") == std::string::npos) {
+                ++g_failures;
+                std::fprintf(stderr, "%s: no '%s' in the load log:\n%s", c.name, share.c_str(), g_log.c_str());
+            }
+        }
+        size_t n_shares = 0;  // and no other device holds any
+        for (size_t at = 0; (at = g_log.find(" layers", at)) != std::string::npos; ++at) {
+            const size_t eol = g_log.find('\n', at);
+            n_shares += g_log.compare(g_log.rfind('\n', at) + 1, 7, "model: ") == 0 &&
+                        g_log.substr(at, eol - at).find(" on RPC") != std::string::npos;
+        }
+        CHECK_EQ(n_shares, c.shares.size());
         const run_result dev = run(m, BLOOM_KV_AUTO);
         CHECK_EQ(dev.n_ctx, 256u);  // 64 rounded up to whole 256-position tiles
         CHECK_EQ(dev.flash_attn, cpu.flash_attn);
@@ -317,6 +353,7 @@ int main() {
         cp.ftype = BLOOM_FTYPE_Q8_0;
         CHECK_EQ(bloom_convert(ck.c_str(), ck.size(), q8.c_str(), q8.size(), cp), BLOOM_OK);
 
+        bloom_log_set(on_log, BLOOM_LOG_LEVEL_INFO, nullptr);
         test_devices();
         if (g_gpu_index[1] >= 0) {
             // f32: the same ggml CPU kernels run on both sides, so only the order of a few sums may differ.

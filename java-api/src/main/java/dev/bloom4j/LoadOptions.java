@@ -44,7 +44,14 @@ public record LoadOptions(boolean memoryMap, boolean repack, int gpuLayers, int 
          * Every weight matrix split by rows across all GPUs, in proportion to their memory, through ggml's own split
          * buffer type (CUDA); the rest on {@link LoadOptions#mainGpu()}.
          */
-        ROW(bloom_h.BLOOM_SPLIT_ROW());
+        ROW(bloom_h.BLOOM_SPLIT_ROW()),
+        /**
+         * Whole blocks, each with its KV cache, spread over all GPUs in order, in proportion to their free memory; the
+         * output layer with the last block. ggml's scheduler copies the activations from one GPU to the next.
+         * {@link ModelInfo#gpuDevice()} is then {@link LoadOptions#mainGpu()} if it holds layers, else the first GPU
+         * that does.
+         */
+        LAYER(bloom_h.BLOOM_SPLIT_LAYER());
 
         private final int code;
 

@@ -252,7 +252,7 @@ class BloomModelTest {
     void runtimeReportsVersionAndLibrary() {
         assertTrue(BloomRuntime.version().startsWith("0.1.0"), BloomRuntime.version());
         assertTrue(Files.isRegularFile(BloomRuntime.libraryPath()), BloomRuntime.libraryPath().toString());
-        assertEquals(5, BloomRuntime.abiVersion());
+        assertEquals(6, BloomRuntime.abiVersion());
     }
 
     @Test
@@ -291,7 +291,16 @@ class BloomModelTest {
             try (BloomModel m = BloomModel.load(model.path(), LoadOptions.builder().mainGpu(3).build())) {
                 assertEquals(0, m.info().gpuLayers());
             }
+            // Every split mode reaches the library as its bloom_split_mode and loads (on the CPU here).
+            for (LoadOptions.SplitMode mode : LoadOptions.SplitMode.values()) {
+                try (BloomModel m = BloomModel.load(model.path(), LoadOptions.builder().splitMode(mode).build())) {
+                    assertEquals(0, m.info().gpuLayers(), mode.name());
+                }
+            }
         }
+        assertEquals(LoadOptions.SplitMode.LAYER, LoadOptions.SplitMode.of(2));
+        assertEquals(LoadOptions.SplitMode.ROW, LoadOptions.SplitMode.of(1));
+        assertThrows(RuntimeException.class, () -> LoadOptions.SplitMode.of(3));
     }
 
     @Test

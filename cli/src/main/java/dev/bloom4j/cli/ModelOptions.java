@@ -51,7 +51,8 @@ final class ModelOptions {
 
     @Option(names = "--split-mode", paramLabel = "MODE",
             description = "How offloaded weights spread over several GPUs: ${COMPLETION-CANDIDATES} (ROW: every "
-                    + "matrix split by rows across all GPUs, through ggml's split buffers). Default: NONE.")
+                    + "matrix split by rows across all GPUs, through ggml's split buffers; LAYER: whole blocks and "
+                    + "their KV cache spread over the GPUs in proportion to their free memory). Default: NONE.")
     LoadOptions.SplitMode splitMode = LoadOptions.SplitMode.NONE;
 
     /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */

@@ -50,10 +50,10 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_VERSION_PATCH() {
         return BLOOM_VERSION_PATCH;
     }
-    private static final int BLOOM_ABI_VERSION = (int)5L;
+    private static final int BLOOM_ABI_VERSION = (int)6L;
     /**
      * {@snippet lang=c :
-     * #define BLOOM_ABI_VERSION 5
+     * #define BLOOM_ABI_VERSION 6
      * }
      */
     public static int BLOOM_ABI_VERSION() {
@@ -689,6 +689,15 @@ public class bloom_h extends bloom_h$shared {
      */
     public static int BLOOM_SPLIT_ROW() {
         return BLOOM_SPLIT_ROW;
+    }
+    private static final int BLOOM_SPLIT_LAYER = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_split_mode.BLOOM_SPLIT_LAYER = 2
+     * }
+     */
+    public static int BLOOM_SPLIT_LAYER() {
+        return BLOOM_SPLIT_LAYER;
     }
 
     private static class bloom_model_default_params {
