@@ -1,6 +1,14 @@
 package dev.bloom4j.benchmarks;
 
+import dev.bloom4j.BloomRuntime;
 import dev.bloom4j.BloomSession;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -19,12 +27,28 @@ import org.openjdk.jmh.annotations.TearDown;
  * {@snippet :
  * java -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model=/models/bloom-560m-q8_0.gguf
  * }
- * The bindings use plain downcalls, not {@code Linker.Option.critical}: the figure here says whether that would be
- * worth it for the short calls.
+ * The bindings use plain downcalls, not {@code Linker.Option.critical}. {@code abiVersionPlain} and
+ * {@code abiVersionCritical} measure what that choice costs: the same no-argument function ({@code bloom_abi_version},
+ * which returns a constant) through a plain downcall handle and through a critical one (no thread-state transition;
+ * allowed only for short calls that never call back into Java, as this one). The difference, a few nanoseconds per
+ * call, is what critical handles could save on the short session calls; against a decode step of a millisecond or
+ * more it is below measurement noise, so the bindings stay as jextract generates them.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class DowncallBenchmark extends BloomBenchmark {
+
+    private static final MethodHandle ABI_PLAIN;
+    private static final MethodHandle ABI_CRITICAL;
+
+    static {
+        // The library the bindings loaded (dlopen hands back the same one).
+        MemorySegment abiVersion = SymbolLookup.libraryLookup(BloomRuntime.libraryPath(), Arena.global())
+                .find("bloom_abi_version").orElseThrow();
+        FunctionDescriptor returnsInt = FunctionDescriptor.of(ValueLayout.JAVA_INT);
+        ABI_PLAIN = Linker.nativeLinker().downcallHandle(abiVersion, returnsInt);
+        ABI_CRITICAL = Linker.nativeLinker().downcallHandle(abiVersion, returnsInt, Linker.Option.critical(false));
+    }
 
     private BloomSession session;
 
@@ -42,5 +66,15 @@ public class DowncallBenchmark extends BloomBenchmark {
     @Benchmark
     public int position() {
         return session.position();
+    }
+
+    @Benchmark
+    public int abiVersionPlain() throws Throwable {
+        return (int) ABI_PLAIN.invokeExact();
+    }
+
+    @Benchmark
+    public int abiVersionCritical() throws Throwable {
+        return (int) ABI_CRITICAL.invokeExact();
     }
 }
