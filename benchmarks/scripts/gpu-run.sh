@@ -7,6 +7,7 @@
 #   benchmarks/scripts/gpu-run.sh models       # random-weight checkpoints -> GGUF per type (checkpoints then removed)
 #   benchmarks/scripts/gpu-run.sh measure      # reference GEMM/copy, JMH, llama-bench, Java vs C, FFM downcall
 #   benchmarks/scripts/gpu-run.sh all          # the four in order
+#   benchmarks/scripts/gpu-run.sh check        # models + measure on this CPU with tiny sizes: tests the script
 #
 # Models: BLOOM_GPU_MODELS, comma-separated, each a released shape (bloom-560m ... bloom-7b1, bloom = 176B) or
 # SHAPE:N, the shape cut to its first N blocks (init-random --layers N). Whole models get prefill (128/512/2048
@@ -139,25 +140,38 @@ make_models() {
     done
 }
 
+# The measurement settings; `check` shrinks them to run the whole measure step on a CPU in a minute or two.
+pp_whole=128,512,2048 contexts=128,2048 pp_cut=512,2048 jmh_iters=(-wi 1 -w 3 -i 3 -r 3) reference_args=(--reps 20)
+harness_args=(-p 512 -n 128 -r 5) llama_reps=3 downcall_iters=(-wi 2 -w 1 -i 5 -r 1)
+llama_bench=$work/llama-cuda/bin/llama-bench
+checking=""
+
 measure() {
-    command -v nvidia-smi >/dev/null || die "no nvidia-smi: this step measures a GPU"
+    if [[ -z $checking ]]; then
+        command -v nvidia-smi >/dev/null || die "no nvidia-smi: this step measures a GPU"
+    fi
     # BLOOM_GPU_OUT: add to an earlier run's directory (one model per call where commands are time-limited).
     local out=${BLOOM_GPU_OUT:-benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M)}
     mkdir -p "$out"
     {
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
+        if [[ -n $checking ]]; then
+            echo "gpu: none: gpu-run.sh check (the measure step on the CPU with tiny sizes; no figure here means anything)"
+        else
+            echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
+        fi
         echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
         echo "commit: $(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
         echo "command: benchmarks/scripts/gpu-run.sh measure (models $models, types $types, cut types $cut_types, architectures $archs)"
     } >> "$out/machine.txt"
     ./bloom devices --json > "$out/devices.json"
-    grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json): is the cuda variant in the jar and the driver loaded?"
+    [[ -n $checking ]] || grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json): is the cuda variant in the jar and the driver loaded?"
     if [[ ! -f $out/reference.json ]]; then
-        log "reference GEMM ([2048 x 4096] x [4096 x 12288] bf16) and 1 GiB copy"
-        "${java[@]}" -cp benchmarks/target/benchmarks.jar dev.bloom4j.benchmarks.DeviceReference --reps 20 \
+        log "reference GEMM and copy (${reference_args[*]})"
+        "${java[@]}" -cp benchmarks/target/benchmarks.jar dev.bloom4j.benchmarks.DeviceReference "${reference_args[@]}" \
             > "$out/reference.json"
     fi
+    [[ -x $llama_bench ]] || log "no llama-bench at $llama_bench: llama.cpp columns stay empty (run build-llama)"
     IFS=, read -ra ms <<< "$models"
     local first=""
     for m in "${ms[@]}"; do
@@ -171,19 +185,17 @@ measure() {
             if [[ $m == *:* ]]; then
                 log "JMH: $m $t (prefill only)"
                 "${java[@]}" -jar benchmarks/target/benchmarks.jar 'InferenceBenchmark.prefill' -p model="$gguf" \
-                    -p gpuLayers=-1 -p promptTokens=512,2048 -wi 1 -w 3 -i 3 -r 3 \
-                    -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1
-                log "llama-bench: $m $t (prefill only)"
-                "$work/llama-cuda/bin/llama-bench" -m "$gguf" -ngl 99 -fa 1 -p 512,2048 -n 0 -r 3 -o json \
-                    > "$out/llama-bench-$label-$t.json" 2> "$out/llama-bench-$label-$t.log" || log "llama-bench failed on $m $t"
+                    -p gpuLayers=-1 -p promptTokens="$pp_cut" "${jmh_iters[@]}" \
+                    -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1 \
+                    || die "JMH failed on $m $t: see $out/jmh-$label-$t.log"
+                llama "$out" "$label-$t" "$gguf" -p "$pp_cut" -n 0
             else
                 log "JMH: $m $t"
                 "${java[@]}" -jar benchmarks/target/benchmarks.jar InferenceBenchmark -p model="$gguf" -p gpuLayers=-1 \
-                    -p promptTokens=128,512,2048 -p context=128,2048 -wi 1 -w 3 -i 3 -r 3 \
-                    -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1
-                log "llama-bench: $m $t"
-                "$work/llama-cuda/bin/llama-bench" -m "$gguf" -ngl 99 -fa 1 -p 128,512,2048 -n 128 -d 0,128,2048 -r 3 -o json \
-                    > "$out/llama-bench-$label-$t.json" 2> "$out/llama-bench-$label-$t.log" || log "llama-bench failed on $m $t"
+                    -p promptTokens="$pp_whole" -p context="$contexts" "${jmh_iters[@]}" \
+                    -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1 \
+                    || die "JMH failed on $m $t: see $out/jmh-$label-$t.log"
+                llama "$out" "$label-$t" "$gguf" -p "$pp_whole" -n 128 -d "0,$contexts"
             fi
         done
     done
@@ -193,16 +205,29 @@ measure() {
         log "Java vs C: $first"
         local harness=benchmarks/target/native/llama-bench-compatible
         [[ -x $harness ]] || bash benchmarks/scripts/build-native-harness.sh "$cuda_lib" >/dev/null
-        BLOOM4J_LIBRARY_PATH=$(readlink -f "$cuda_lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
-            dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" -p 512 -n 128 -r 5 > "$out/harness-java.json"
-        "$harness" -m "$first" -p 512 -n 128 -r 5 > "$out/harness-c.json"
+        local lib=$cuda_lib
+        [[ -n $checking ]] && lib=$(ls bindings/target/classes/native/linux-x86_64/x86-64-v3/libbloom.so)
+        [[ -x $harness && -z $checking ]] || harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib")
+        BLOOM4J_LIBRARY_PATH=$(readlink -f "$lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
+            dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" "${harness_args[@]}" > "$out/harness-java.json"
+        "$harness" -m "$first" "${harness_args[@]}" > "$out/harness-c.json"
         log "FFM downcall cost (DowncallBenchmark)"
-        "${java[@]}" -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model="$first" -wi 2 -w 1 -i 5 -r 1 \
+        "${java[@]}" -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model="$first" "${downcall_iters[@]}" \
             -rf json -rff "$out/downcall.json" > "$out/downcall.log" 2>&1
     fi
     python3 benchmarks/scripts/gpu-summary.py "$out" --peak-tflops "$peak_tflops" --peak-gbps "$peak_gbps" \
         > "$out/summary.md"
     log "wrote $out (add more models to it with BLOOM_GPU_OUT=$out)"
+}
+
+# llama-bench on one GGUF file into DIR/llama-bench-NAME.json, with full offload and flash attention.
+llama() {
+    local out=$1 name=$2 gguf=$3
+    shift 3
+    [[ -x $llama_bench ]] || return 0
+    log "llama-bench: $name"
+    "$llama_bench" -m "$gguf" -ngl 99 -fa 1 "$@" -r "$llama_reps" -o json > "$out/llama-bench-$name.json" \
+        2> "$out/llama-bench-$name.log" || log "llama-bench failed on $name: see $out/llama-bench-$name.log"
 }
 
 case $step in
@@ -211,5 +236,22 @@ case $step in
     models) make_models ;;
     measure) measure ;;
     all) build; build_llama; make_models; measure ;;
-    *) die "usage: gpu-run.sh build|build-llama|models|measure|all" ;;
+    check)
+        # The models and measure steps on this CPU with tiny sizes, to find a broken step before GPU time is spent:
+        # the default library variant, bloom-560m (whole) and one block of bloom-1b7 (cut), llama-bench from
+        # $LLAMA_BENCH if set. Writes to ${TMPDIR:-/tmp}/bloom4j-gpu-check, never to benchmarks/results.
+        checking=1
+        work=${BLOOM_GPU_WORK:-${TMPDIR:-/tmp}/bloom4j-gpu-check/models}
+        export BLOOM_GPU_OUT=${BLOOM_GPU_OUT:-${TMPDIR:-/tmp}/bloom4j-gpu-check/out-$(date -u +%Y%m%d-%H%M%S)}
+        models=${BLOOM_GPU_MODELS:-bloom-560m,bloom-1b7:1}
+        types=${BLOOM_GPU_TYPES:-q8_0} cut_types=${BLOOM_GPU_CUT_TYPES:-q4_0}
+        llama_bench=${LLAMA_BENCH:-none}
+        pp_whole=16,32 contexts=16,32 pp_cut=32 jmh_iters=(-wi 0 -i 1 -r 1) downcall_iters=(-wi 0 -i 1 -r 1)
+        reference_args=(--reps 1 --tokens 64 --k 256 --rows 256 --copy-bytes 16777216)
+        harness_args=(-p 16 -n 4 -r 1) llama_reps=1
+        mkdir -p "$work"
+        make_models
+        measure
+        ;;
+    *) die "usage: gpu-run.sh build|build-llama|models|measure|all|check" ;;
 esac

@@ -73,12 +73,17 @@ def java_overhead(d):
         calls = load(os.path.join(d, "downcall.json"))
     except (OSError, ValueError):
         calls = []
+    what = {"position": "a session call through the Java API (checks + one plain FFM downcall)",
+            "abiVersionPlain": "one plain FFM downcall (bloom_abi_version)",
+            "abiVersionCritical": "the same through a Linker.Option.critical handle"}
+    if calls:
+        out += ["", "| DowncallBenchmark | ns/op |", "|---|---:|"]
     for r in calls:
         pm = r["primaryMetric"]
         err = pm.get("scoreError")
         err = f" ± {err:.1f}" if isinstance(err, (int, float)) else ""  # JMH writes "NaN" for one iteration
-        out += ["", f"One session call through the Java API with its FFM downcall "
-                f"({r['benchmark'].rsplit('.', 1)[-1]}): {pm['score']:.1f}{err} {pm['scoreUnit']}."]
+        name = r["benchmark"].rsplit(".", 1)[-1]
+        out.append(f"| {what.get(name, name)} | {pm['score']:.1f}{err} |")
     return out
 
 
