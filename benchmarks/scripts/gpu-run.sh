@@ -110,10 +110,17 @@ make_models() {
         IFS=, read -ra ts <<< "$(types_of "$m")"
         for t in "${ts[@]}"; do [[ -f $work/$label-$t.gguf ]] || missing+=("$t"); done
         [[ ${#missing[@]} -eq 0 ]] && continue
-        # Worst case still to write: the bf16 checkpoint and GGUF (2 + 2 bytes a parameter), ~1 byte for the rest.
-        local params need free
+        # The peak still to write, bytes per parameter: the bf16 checkpoint and bf16 GGUF together (2 + 2, the
+        # checkpoint is deleted before quantizing), or the bf16 GGUF and the quantized types (q8_0 1.07, q4_0 0.57,
+        # f16 2, others <= 1.07), whichever is larger; what already exists is not counted.
+        local params need free t100=0 first100=0 second100
         params=$(params_of "$m")
-        need=$(( params * (4 + ${#missing[@]}) / 1000000000 + 1 ))
+        [[ -f $bf16 ]] || first100=$(( $([[ -f $ck/config.json ]] && echo 0 || echo 200) + 200 ))
+        for t in "${missing[@]}"; do
+            case $t in bf16) ;; f16) t100=$((t100 + 200)) ;; q4_0|q4_1|q4_k*|iq4*) t100=$((t100 + 57)) ;; *) t100=$((t100 + 107)) ;; esac
+        done
+        second100=$(( $([[ -f $bf16 ]] && echo 0 || echo 200) + t100 ))
+        need=$(( params * (first100 > second100 ? first100 : second100) / 100 / 1000000000 + 1 ))
         free=$(( $(df -Pk "$work" | awk 'NR == 2 { print $4 }') / 1000000 ))
         (( free >= need )) || die "$m: about $need GB of disk needed in $work, $free GB free (BLOOM_GPU_WORK elsewhere, fewer BLOOM_GPU_TYPES or BLOOM_GPU_MODELS)"
         if [[ ! -f $bf16 ]]; then
@@ -203,17 +210,21 @@ measure() {
         # The Java overhead: llama-bench's pp512/tg128 through the Java API and through the C harness, both on the
         # CUDA library (default n_gpu_layers: everything on the GPU), back to back.
         log "Java vs C: $first"
-        local harness=benchmarks/target/native/llama-bench-compatible
-        [[ -x $harness ]] || bash benchmarks/scripts/build-native-harness.sh "$cuda_lib" >/dev/null
-        local lib=$cuda_lib
-        [[ -n $checking ]] && lib=$(ls bindings/target/classes/native/linux-x86_64/x86-64-v3/libbloom.so)
-        [[ -x $harness && -z $checking ]] || harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib")
+        # The C harness is rebuilt against the library the Java side loads (seconds): a harness left from another
+        # run may be linked to another variant.
+        local lib=$cuda_lib harness
+        if [[ -n $checking ]]; then
+            lib=$(ls bindings/target/classes/native/linux-x86_64/{native,x86-64-v3,x86-64-v2}/libbloom.so 2>/dev/null | head -n 1 || true)
+        fi
+        [[ -f $lib ]] || die "no library at ${lib:-bindings/target/classes/native/linux-x86_64/*/libbloom.so}: run the build step"
+        harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib") || die "cannot build the C harness against $lib"
         BLOOM4J_LIBRARY_PATH=$(readlink -f "$lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
             dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" "${harness_args[@]}" > "$out/harness-java.json"
         "$harness" -m "$first" "${harness_args[@]}" > "$out/harness-c.json"
         log "FFM downcall cost (DowncallBenchmark)"
         "${java[@]}" -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model="$first" "${downcall_iters[@]}" \
-            -rf json -rff "$out/downcall.json" > "$out/downcall.log" 2>&1
+            -rf json -rff "$out/downcall.json" > "$out/downcall.log" 2>&1 \
+            || die "DowncallBenchmark failed: see $out/downcall.log"
     fi
     python3 benchmarks/scripts/gpu-summary.py "$out" --peak-tflops "$peak_tflops" --peak-gbps "$peak_gbps" \
         > "$out/summary.md"

@@ -136,9 +136,10 @@ typedef enum bloom_split_mode {
     BLOOM_SPLIT_ROW   = 1,  /* every weight matrix split by rows across all GPUs of the host, through ggml's own split
                                buffer type (CUDA), in proportion to their memory; the rest on main_gpu */
     BLOOM_SPLIT_LAYER = 2,  /* whole blocks, with their KV cache, spread over all GPUs of the host in order, in
-                               proportion to their free memory; the output layer with the last block; ggml's
-                               scheduler copies the activations between them. bloom_model_info's gpu_device is
-                               main_gpu if it holds layers, else the first GPU that does */
+                               proportion to their free memory, the output layer counted as one more unit after the
+                               last block (as llama.cpp counts it); ggml's scheduler copies the activations between
+                               them. bloom_model_info's gpu_device is main_gpu if it holds layers, else
+                               the first GPU that does */
 } bloom_split_mode;
 
 typedef struct bloom_model_params {

@@ -1,7 +1,8 @@
 // The GPU offload paths, run on a machine without a GPU. ggml's RPC backend serves a device of another process over
 // TCP and reports it as a GPU; here two child processes serve their CPU, so a model "offloaded" to them has its
 // weights, KV cache and graph splits in memory this process cannot address, as on a real GPU: any code that wrote to
-// a device tensor's data pointer, read logits from device memory, or placed a cache on the wrong device fails here.
+// a device tensor's data pointer or read logits from device memory fails here, and the context's log says where each
+// block's cache went (checked against where its weights went).
 // Built only with -DBLOOM_GGML_RPC=ON (ci/offload-rpc.sh); the library shipped in the jars has no RPC backend.
 //
 // Checked against the same model on the CPU alone, on one tiny random checkpoint (f32) and its q8_0 GGUF:
@@ -48,20 +49,25 @@ constexpr int k_n_layer = 3;
 
 // ------------------------------------------------------------------------------------------ RPC servers
 
-// A port the kernel hands out as free now (bound and released: a small race with other processes, fine for a test).
-int free_port() {
-    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (s < 0 || ::bind(s, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 ||
-        ::getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
-        std::perror("free_port");
-        std::exit(2);
+// Two ports the kernel hands out as free now: both bound at once (so they differ), then released for the servers
+// (a small race with other processes, fine for a test).
+void free_ports(int out[2]) {
+    int s[2];
+    for (int i = 0; i < 2; ++i) {
+        s[i] = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        if (s[i] < 0 || ::bind(s[i], reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 ||
+            ::getsockname(s[i], reinterpret_cast<sockaddr *>(&a), &len) != 0) {
+            std::perror("free_ports");
+            std::exit(2);
+        }
+        out[i] = ntohs(a.sin_port);
     }
-    ::close(s);
-    return ntohs(a.sin_port);
+    ::close(s[0]);
+    ::close(s[1]);
 }
 
 bool accepts_connections(int port) {
@@ -81,6 +87,7 @@ pid_t start_server(int port) {
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() == 1) _exit(5);  // the parent died before the line above took effect
         if (!std::getenv("BLOOM_RPC_TEST_VERBOSE") && !std::freopen("/dev/null", "w", stdout)) _exit(3);
         ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
         const std::string endpoint = "127.0.0.1:" + std::to_string(port);
@@ -198,7 +205,10 @@ run_result run(bloom_model * m, int32_t type_kv) {
 double rel_diff(const std::vector<float> & a, const std::vector<float> & b) {
     if (a.size() != b.size() || a.empty()) return INFINITY;
     double d = 0;
-    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(double(a[i]) - double(b[i])));
+    for (size_t i = 0; i < a.size(); ++i) {
+        const double x = std::fabs(double(a[i]) - double(b[i]));
+        if (!(x <= d)) d = x;  // a NaN on either side makes d NaN, which no tolerance accepts
+    }
     const auto [lo, hi] = std::minmax_element(a.begin(), a.end());
     return d / (double(*hi) - double(*lo));
 }
@@ -262,6 +272,8 @@ void test_placements(const std::string & path, const char * label, double tol) {
         {"the last block on GPU 0", {1, 0, BLOOM_SPLIT_NONE}, 1, g_gpu_index[0], {"1 of 3 layers on RPC0"}},
         {"all on GPU 1 (main_gpu 1)", {-1, 1, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[1],
          {"3 of 3 layers and the output layer on RPC1"}},
+        {"n_gpu_layers 99: as -1", {99, 0, BLOOM_SPLIT_NONE}, k_n_layer, g_gpu_index[0],
+         {"3 of 3 layers and the output layer on RPC0"}},
         // Two devices with the same free memory share the 4 units (3 blocks, the output) 2 + 2.
         {"layer split over both GPUs", {-1, 0, BLOOM_SPLIT_LAYER}, k_n_layer, g_gpu_index[0],
          {"2 of 3 layers on RPC0", "1 of 3 layers and the output layer on RPC1"}},
@@ -292,8 +304,26 @@ void test_placements(const std::string & path, const char * label, double tol) {
                         g_log.substr(at, eol - at).find(" on RPC") != std::string::npos;
         }
         CHECK_EQ(n_shares, c.shares.size());
+        g_log.clear();
         const run_result dev = run(m, BLOOM_KV_AUTO);
         CHECK_EQ(dev.n_ctx, 256u);  // 64 rounded up to whole 256-position tiles
+        // Each block's KV cache on its block's device: the context log says ", <n> layers on RPC<i>" per device.
+        const size_t ctx_at = g_log.find("context: n_ctx");
+        const std::string ctx_line = ctx_at == std::string::npos ? "" : g_log.substr(ctx_at, g_log.find('\n', ctx_at) - ctx_at);
+        size_t n_kv_shares = 0;
+        for (const std::string & share : c.shares) {
+            const int n_blocks = std::atoi(share.c_str());
+            const std::string kv = ", " + std::to_string(n_blocks) + " layers" + share.substr(share.rfind(" on "));
+            if (n_blocks == 0) continue;
+            ++n_kv_shares;
+            if (ctx_line.find(kv) == std::string::npos) {
+                ++g_failures;
+                std::fprintf(stderr, "%s: no '%s' in the context log: %s\n", c.name, kv.c_str(), ctx_line.c_str());
+            }
+        }
+        size_t n_kv_listed = 0;
+        for (size_t at = 0; (at = ctx_line.find(" layers on RPC", at)) != std::string::npos; ++at) ++n_kv_listed;
+        CHECK_EQ(n_kv_listed, n_kv_shares);
         CHECK_EQ(dev.flash_attn, cpu.flash_attn);
         expect_same((std::string(label) + ": " + c.name).c_str(), cpu, dev, tol);
         bloom_model_free(m);
@@ -337,7 +367,8 @@ void test_bench_on_device() {
 
 int main() {
     // The servers first, before this process has threads (fork copies only the calling one).
-    const int ports[2] = {free_port(), free_port()};
+    int ports[2];
+    free_ports(ports);
     const pid_t servers[2] = {start_server(ports[0]), start_server(ports[1])};
     bool up = true;
     for (int port : ports) up = up && add_server(port);
@@ -346,7 +377,11 @@ int main() {
         ++g_failures;
     } else {
         char tmpl[] = "/tmp/bloom-test-offload-XXXXXX";
-        const std::string dir = mkdtemp(tmpl);
+        if (!mkdtemp(tmpl)) {
+            std::perror("mkdtemp");
+            return 2;
+        }
+        const std::string dir = tmpl;
         const std::string ck = dir + "/ck", q8 = dir + "/ck-q8_0.gguf";
         write_checkpoint(ck, {128, 2, k_n_layer, 1024, false, false, false}, 11);  // head size 64
         bloom_convert_params cp = bloom_convert_default_params();

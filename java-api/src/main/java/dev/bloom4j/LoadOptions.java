@@ -46,8 +46,9 @@ public record LoadOptions(boolean memoryMap, boolean repack, int gpuLayers, int 
          */
         ROW(bloom_h.BLOOM_SPLIT_ROW()),
         /**
-         * Whole blocks, each with its KV cache, spread over all GPUs in order, in proportion to their free memory; the
-         * output layer with the last block. ggml's scheduler copies the activations from one GPU to the next.
+         * Whole blocks, each with its KV cache, spread over all GPUs in order, in proportion to their free memory, the
+         * output layer counted as one more unit after the last block (as llama.cpp counts it). ggml's scheduler
+         * copies the activations from one GPU to the next.
          * {@link ModelInfo#gpuDevice()} is then {@link LoadOptions#mainGpu()} if it holds layers, else the first GPU
          * that does.
          */
