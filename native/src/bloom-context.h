@@ -29,6 +29,7 @@ public:
     size_t n_logit_rows() const { return n_logit_rows_; }
     const float * last_logits() const;                              // nullptr if none
     const model & get_model() const { return model_; }
+    size_t n_graph_builds() const { return n_graph_builds_; }      // graphs built so far (the rest reused)
 
     // Marks the context as entered by one thread for the lifetime of the guard; a second thread gets BLOOM_ERR_BUSY.
     class guard {
@@ -43,6 +44,17 @@ private:
     void init();     // the constructor's work; throws bloom::error
     void release();  // frees whatever init made; safe on a partly made context
     void eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out);
+    void forget_graph();  // frees the kept graph; the next chunk builds one
+
+    // What determines a graph's shape (see eval_chunk): equal keys, same graph.
+    struct graph_key {
+        int  n_tokens, n_kv;
+        bool all_logits;
+        int  n_past;  // -1 where the graph does not depend on it (flash attention)
+        bool operator==(const graph_key & o) const {
+            return n_tokens == o.n_tokens && n_kv == o.n_kv && all_logits == o.all_logits && n_past == o.n_past;
+        }
+    };
 
     const model &          model_;
     bloom_context_params   params_;
@@ -55,7 +67,13 @@ private:
     std::vector<ggml_context *>         ctx_kv_;
     std::vector<ggml_backend_buffer_t>  buf_kv_;
     kv_cache               kv_;
-    std::vector<uint8_t>   graph_meta_;
+    std::vector<uint8_t>   graph_meta_;             // memory of the graph's metadata (graph_ctx_)
+    ggml_context *         graph_ctx_ = nullptr;    // the last graph, allocated by sched_, kept for reuse
+    ggml_cgraph *          graph_     = nullptr;
+    graph_io               graph_io_;
+    graph_key              graph_key_ = {};
+    size_t                 n_graph_builds_ = 0;
+    std::vector<int64_t>   kv_rows_;
     std::vector<float>     mask_;
     std::vector<ggml_fp16_t> mask_f16_;
     std::vector<int32_t>   tokens_;

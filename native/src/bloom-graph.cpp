@@ -58,15 +58,19 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
     // adding slope*(j - i) instead of HF's slope*j shifts a row by a constant, which softmax ignores.
     const float alibi_max_bias = 8.0f;
 
-    // Store K (and for flash attention V) rows of positions [n_past, n_past + T), converting to the cache's type.
-    ggml_tensor * k_dst = ggml_view_2d(ctx, k_cache, E, T, k_cache->nb[1], size_t(n_past) * k_cache->nb[1]);
-    ggml_build_forward_expand(gf, ggml_cpy(ctx, k, ggml_reshape_3d(ctx, k_dst, d, H, T)));
+    // Store K (and for flash attention V) as cache rows io.kv_rows = positions [n_past, n_past + T), converting to
+    // the cache's type. A row is one token's heads side by side: contiguous in the qkv output when it is laid out
+    // [all q; all k; all v] (GGUF), gathered first when Hugging Face interleaves the heads.
+    auto rows_of = [&](ggml_tensor * x, int part) {                                          // [E, T]
+        return m.qkv_interleaved ? ggml_reshape_2d(ctx, ggml_cont(ctx, x), E, T)
+                                 : ggml_view_2d(ctx, qkv, E, T, qkv->nb[1], size_t(part) * E * es);
+    };
+    ggml_build_forward_expand(gf, ggml_set_rows(ctx, k_cache, rows_of(k, 1), io.kv_rows));
     ggml_tensor * K = ggml_view_3d(ctx, k_cache, d, n_kv, H, k_cache->nb[1], d * kes, 0);     // [d, n_kv, H]
     ggml_tensor * Q = ggml_permute(ctx, q, 0, 2, 1, 3);                                       // [d, T, H]
 
     if (kv.flash_attn) {
-        ggml_tensor * v_dst = ggml_view_2d(ctx, v_cache, E, T, v_cache->nb[1], size_t(n_past) * v_cache->nb[1]);
-        ggml_build_forward_expand(gf, ggml_cpy(ctx, v, ggml_reshape_3d(ctx, v_dst, d, H, T)));
+        ggml_build_forward_expand(gf, ggml_set_rows(ctx, v_cache, rows_of(v, 2), io.kv_rows));
         ggml_tensor * V = ggml_view_3d(ctx, v_cache, d, n_kv, H, v_cache->nb[1], d * kes, 0); // [d, n_kv, H]
         ggml_tensor * out = ggml_flash_attn_ext(ctx, Q, K, V, io.mask, kq_scale, alibi_max_bias, 0.0f);
         ggml_prec_set_acc(out, GGML_PREC_F32);
@@ -104,6 +108,9 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
     io.mask = ggml_new_tensor_2d(ctx, kv.flash_attn ? GGML_TYPE_F16 : GGML_TYPE_F32, n_kv, n_tokens);
     ggml_set_name(io.mask, "inp_mask");
     ggml_set_input(io.mask);
+    io.kv_rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n_tokens);
+    ggml_set_name(io.kv_rows, "inp_kv_rows");
+    ggml_set_input(io.kv_rows);
 
     ggml_tensor * x = ggml_get_rows(ctx, m.tok_embd, io.tokens);                            // [E, T]
     x = build_norm(ctx, x, m.tok_norm, m.tok_norm_b, hp.norm_eps);

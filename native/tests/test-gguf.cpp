@@ -7,6 +7,7 @@
 // the per-tensor types are those of llama.cpp's converter and llama-quantize (expected values derived by hand from
 // convert_hf_to_gguf.py and llama-quant.cpp); GGUF -> GGUF requantization; the tokenizer survives the round trip on
 // all golden cases; no matrix is copied on load; hostile files and bad arguments give clean errors naming the problem.
+#include "bloom-context.h"
 #include "bloom-convert.h"
 #include "bloom-error.h"
 #include "bloom-gguf.h"
@@ -855,6 +856,55 @@ void test_context_and_device_params() {
     CHECK_EQ(bloom_device_get_info(&info, -1), BLOOM_ERR_INVALID_ARGUMENT);
 }
 
+// A decode graph is built once and reused while its shape stays (token after token, 256 cached positions at a
+// time); a reused graph computes what a fresh one does, also after a truncate.
+void test_graph_reuse() {
+    bloom_model_params mp = bloom_model_default_params();
+    std::unique_ptr<bloom::model> m = bloom::model::load(g_wide, mp);
+    const int32_t n_vocab = m->hp.n_vocab;
+    bloom_context_params cp = bloom_context_default_params();
+    cp.n_ctx = 1024;
+    cp.n_threads = 2;
+    std::mt19937 rng(5);
+    std::vector<int32_t> ids(300);
+    for (int32_t & id : ids) id = int32_t(rng() % uint32_t(n_vocab));
+    const size_t n_prompt = 12;
+
+    bloom::context c(*m, cp);
+    CHECK_EQ(c.params().flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
+    c.decode(ids.data(), n_prompt, false);
+    CHECK_EQ(c.n_graph_builds(), size_t(1));
+    std::vector<float> at_prompt_plus_one;
+    for (size_t i = n_prompt; i < ids.size(); ++i) {
+        c.decode(&ids[i], 1, false);
+        if (i == n_prompt) at_prompt_plus_one.assign(c.last_logits(), c.last_logits() + n_vocab);
+    }
+    // The prompt's graph, one decode graph for n_kv 256 (positions up to 256), one for n_kv 512.
+    CHECK_EQ(c.n_graph_builds(), size_t(3));
+    const std::vector<float> last(c.last_logits(), c.last_logits() + n_vocab);
+
+    // The same tokens in one prefill, in a fresh context: the same logits up to the order of sums.
+    bloom::context fresh(*m, cp);
+    fresh.decode(ids.data(), ids.size(), false);
+    const std::vector<float> prefilled(fresh.last_logits(), fresh.last_logits() + n_vocab);
+    const double d = max_abs_diff(last, prefilled) / range_of(prefilled);
+    std::printf("graph reuse: 288 single-token decodes vs one prefill: %.2e of the logit range\n", d);
+    CHECK(d <= 1e-5);
+
+    // After a truncate the graph of position n_prompt is built again and gives the same bits as the first time.
+    c.truncate(uint32_t(n_prompt));
+    c.decode(&ids[n_prompt], 1, false);
+    CHECK_EQ(c.n_graph_builds(), size_t(4));
+    CHECK(std::memcmp(c.last_logits(), at_prompt_plus_one.data(), size_t(n_vocab) * sizeof(float)) == 0);
+
+    // Without flash attention the V cache is written at n_past through a view: one graph per token.
+    cp.flash_attn = BLOOM_FLASH_ATTN_OFF;
+    bloom::context nofa(*m, cp);
+    nofa.decode(ids.data(), n_prompt, false);
+    for (size_t i = n_prompt; i < n_prompt + 5; ++i) nofa.decode(&ids[i], 1, false);
+    CHECK_EQ(nofa.n_graph_builds(), size_t(6));
+}
+
 } // namespace
 
 int main() {
@@ -881,6 +931,7 @@ int main() {
     test_hostile();
     test_convert_api();
     test_context_and_device_params();
+    test_graph_reuse();
 
     // BLOOM_GGUF_TEST_KEEP=1 keeps the checkpoints and GGUF files (to try them with llama.cpp's tools).
     if (g_failures == 0 && !std::getenv("BLOOM_GGUF_TEST_KEEP")) {
