@@ -294,8 +294,9 @@ typedef enum bloom_flash_attn {
 } bloom_flash_attn;
 
 typedef struct bloom_context_params {
-    uint32_t n_ctx;       /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train); rounded up to a
-                             multiple of 256 when layers run on a GPU (bloom_context_n_ctx tells) */
+    uint32_t n_ctx;       /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train). Where layers
+                             run on a GPU the cache's memory is rounded up to whole 256-position tiles; the capacity
+                             stays n_ctx */
     uint32_t n_batch;     /* most tokens evaluated in one graph (default 512) */
     int32_t  n_threads;   /* CPU threads (default 0 = number of cores) */
     int32_t  type_kv;     /* a bloom_kv_type (default BLOOM_KV_AUTO) */

@@ -107,10 +107,9 @@ void context::init() {
             fail(BLOOM_ERR_INTERNAL, "cannot initialise the %s backend", ggml_backend_dev_name(g));
         }
     }
-    if (!m.gpus.empty()) {
-        // GPU flash-attention kernels work on whole tiles of 256 cached positions.
-        params_.n_ctx = GGML_PAD(params_.n_ctx, kv_.n_pad);
-    }
+    // The cache holds n_ctx positions; on a GPU its allocation is rounded up to whole tiles of 256, which GPU
+    // flash-attention kernels read (the extra positions are never written and always masked).
+    const uint32_t n_alloc = m.gpus.empty() ? params_.n_ctx : GGML_PAD(params_.n_ctx, kv_.n_pad);
     // Flash attention takes the ALiBi distances as f16, exact up to 2048: on by default while every distance is,
     // and where every GPU (if any) has a kernel for this head size and cache type.
     const bool exact_distances = params_.n_ctx <= 2049;  // every ALiBi distance (< n_ctx) exact in f16
@@ -134,7 +133,7 @@ void context::init() {
                        "does); set flash_attn off for exact distances", params_.n_ctx);
     }
     const ggml_type kv_type = params_.type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
-    kv_.n_ctx = params_.n_ctx;
+    kv_.n_ctx = n_alloc;
     kv_.flash_attn = params_.flash_attn == BLOOM_FLASH_ATTN_ON;
     // Each layer's cache lives where its weights are: on its GPU for offloaded layers, else in host memory.
     const size_t n_stores = 1 + m.gpus.size();
@@ -149,11 +148,11 @@ void context::init() {
         const size_t store = d ? 1 + size_t(std::find(m.gpus.begin(), m.gpus.end(), d) - m.gpus.begin()) : 0;
         ++layers_in[store];
         ggml_context * c = ctx_kv_[store];
-        kv_.k.push_back(ggml_new_tensor_2d(c, kv_type, hp.n_embd, params_.n_ctx));
-        kv_.v.push_back(kv_.flash_attn ? ggml_new_tensor_2d(c, kv_type, hp.n_embd, params_.n_ctx)
-                                       : ggml_new_tensor_2d(c, kv_type, params_.n_ctx, hp.n_embd));
+        kv_.k.push_back(ggml_new_tensor_2d(c, kv_type, hp.n_embd, n_alloc));
+        kv_.v.push_back(kv_.flash_attn ? ggml_new_tensor_2d(c, kv_type, hp.n_embd, n_alloc)
+                                       : ggml_new_tensor_2d(c, kv_type, n_alloc, hp.n_embd));
     }
-    const double layer_mib = 2.0 * hp.n_embd * params_.n_ctx * ggml_type_size(kv_type) / 1048576.0;
+    const double layer_mib = 2.0 * hp.n_embd * n_alloc * ggml_type_size(kv_type) / 1048576.0;
     std::string placed;  // "2 on CUDA0, 1 on CUDA1" for the log
     buf_kv_.assign(n_stores, nullptr);
     for (size_t store = 0; store < n_stores; ++store) {
@@ -241,9 +240,9 @@ void context::decode(const int32_t * tokens, size_t n_tokens, bool all_logits) {
             fail(BLOOM_ERR_INVALID_ARGUMENT, "token id %d at index %zu is out of range [0, %d)", tokens[i], i, n_vocab);
         }
     }
-    if (n_tokens > size_t(kv_.n_ctx) - tokens_.size()) {
+    if (n_tokens > size_t(params_.n_ctx) - tokens_.size()) {
         fail(BLOOM_ERR_CONTEXT_FULL, "%zu tokens do not fit: the context holds %u and %zu are in use", n_tokens,
-             kv_.n_ctx, tokens_.size());
+             params_.n_ctx, tokens_.size());
     }
     const size_t rows = all_logits ? n_tokens : 1;
     logits_.resize(rows * size_t(n_vocab));

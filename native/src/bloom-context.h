@@ -22,7 +22,7 @@ public:
     void truncate(uint32_t n_keep);
 
     uint32_t n_past() const { return uint32_t(tokens_.size()); }
-    uint32_t n_ctx() const { return kv_.n_ctx; }
+    uint32_t n_ctx() const { return params_.n_ctx; }  // capacity (the allocation may be larger, see init)
     const bloom_context_params & params() const { return params_; }  // defaults resolved
     const std::vector<int32_t> & tokens() const { return tokens_; }
     const std::vector<float> & logits() const { return logits_; }   // n_logit_rows * n_vocab

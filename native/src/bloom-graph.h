@@ -20,7 +20,7 @@ struct kv_cache {
     // rest masked (as llama.cpp pads). GPU flash-attention kernels want whole 256-position tiles, and a decode graph
     // then stays the same for 256 tokens in a row, so the context can reuse it (with flash attention, where the
     // cache is written through row indices, see graph_io::kv_rows). The masked keys cost the CPU's flash attention
-    // a comparison each. On a GPU, n_ctx is a multiple of n_pad.
+    // a comparison each. n_ctx here is the allocation: on a GPU a multiple of n_pad, at least the context's capacity.
     uint32_t                   n_pad      = 256;
 
     int n_kv(int n_used) const { return int(std::min<uint32_t>(GGML_PAD(uint32_t(n_used), n_pad), n_ctx)); }

@@ -12,7 +12,8 @@
 //    every position, then token-by-token decoding (each step reads the cache it wrote on the device), a truncate
 //    and a re-decode, greedy generation;
 //  - the f16 cache with flash attention on the device against the same on the CPU;
-//  - what the model and context report (gpu_device, n_gpu_layers, n_ctx rounded up to 256 cached positions);
+//  - what the model and context report (gpu_device, n_gpu_layers, n_ctx as asked although the device's cache is
+//    allocated in 256-position tiles, flash attention kept at n_ctx 2049);
 //  - refusals: main_gpu out of range, split_mode row on a backend without split buffers;
 //  - the benchmark references (GEMM, copy) on a device index that is a GPU.
 #include "bloom.h"
@@ -306,7 +307,7 @@ void test_placements(const std::string & path, const char * label, double tol) {
         CHECK_EQ(n_shares, c.shares.size());
         g_log.clear();
         const run_result dev = run(m, BLOOM_KV_AUTO);
-        CHECK_EQ(dev.n_ctx, 256u);  // 64 rounded up to whole 256-position tiles
+        CHECK_EQ(dev.n_ctx, 64u);  // the capacity asked for (the allocation is rounded up to 256-position tiles)
         // Each block's KV cache on its block's device: the context log says ", <n> layers on RPC<i>" per device.
         const size_t ctx_at = g_log.find("context: n_ctx");
         const std::string ctx_line = ctx_at == std::string::npos ? "" : g_log.substr(ctx_at, g_log.find('\n', ctx_at) - ctx_at);
@@ -332,6 +333,22 @@ void test_placements(const std::string & path, const char * label, double tol) {
     // The f16 cache with flash attention, on the device and on the CPU.
     bloom_model * m = load(path, {-1, 0, BLOOM_SPLIT_NONE});
     if (m) {
+        // Rounding the allocation up to tiles must not cost exactness: with n_ctx 2049 every ALiBi distance is exact
+        // in f16, so flash attention stays on by default (it would not if the capacity were rounded to 2304).
+        bloom_context_params cp = bloom_context_default_params();
+        cp.n_ctx = 2049;
+        cp.n_threads = 1;
+        bloom_context * big = nullptr;
+        CHECK_EQ(bloom_context_init(&big, m, cp), BLOOM_OK);
+        if (big) {
+            CHECK_EQ(bloom_context_n_ctx(big), 2049u);
+            CHECK_EQ(bloom_context_get_params(big).flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
+            std::vector<int32_t> fill(2049, 7);
+            CHECK_EQ(bloom_context_decode(big, fill.data(), 2048, false), BLOOM_OK);
+            CHECK_EQ(bloom_context_decode(big, fill.data(), 1, false), BLOOM_OK);
+            CHECK_EQ(bloom_context_decode(big, fill.data(), 1, false), BLOOM_ERR_CONTEXT_FULL);  // 2049 is the limit
+            bloom_context_free(big);
+        }
         const run_result cpu16 = run(cpu_model, BLOOM_KV_F16), dev16 = run(m, BLOOM_KV_F16);
         CHECK_EQ(dev16.flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
         expect_same((std::string(label) + ": f16 cache, flash attention").c_str(), cpu16, dev16, tol);
