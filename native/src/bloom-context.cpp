@@ -264,9 +264,10 @@ void context::eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, 
     // The previous graph serves again when it has the same shape: token after token, a decode graph stays the same
     // while n_kv does (256 positions), as in llama.cpp. Skipping the build and the scheduler's split and allocation
     // saves ~4 M instructions of host time per token for 24 layers (callgrind, bloom-560m), which a GPU, whose
-    // decode step is short, cannot hide. Without flash attention the V cache is written at n_past through a view,
-    // which the key then includes.
-    const graph_key key = { n_tokens, n_kv, all_logits, kv_.flash_attn ? -1 : n_past };
+    // decode step is short, cannot hide. Without flash attention a batch of several tokens writes V through a view
+    // at n_past, which the key then includes.
+    const bool holds_n_past = !kv_.flash_attn && n_tokens > 1;
+    const graph_key key = { n_tokens, n_kv, all_logits, holds_n_past ? n_past : -1 };
     if (!graph_ || !(key == graph_key_)) {
         forget_graph();
         ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
@@ -287,6 +288,12 @@ void context::eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, 
     kv_rows_.resize(size_t(n_tokens));
     for (int t = 0; t < n_tokens; ++t) kv_rows_[size_t(t)] = n_past + t;
     ggml_backend_tensor_set(io.kv_rows, kv_rows_.data(), 0, kv_rows_.size() * sizeof(int64_t));
+    if (io.v_elems) {
+        const int64_t E = model_.hp.n_embd, n_alloc = int64_t(kv_.n_ctx);
+        v_elems_.resize(size_t(E));
+        for (int64_t e = 0; e < E; ++e) v_elems_[size_t(e)] = e * n_alloc + n_past;
+        ggml_backend_tensor_set(io.v_elems, v_elems_.data(), 0, v_elems_.size() * sizeof(int64_t));
+    }
     // ALiBi bias source: -(distance) for visible keys; ggml scales it by each head's slope.
     mask_.resize(size_t(n_kv) * size_t(n_tokens));
     for (int t = 0; t < n_tokens; ++t) {

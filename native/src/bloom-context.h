@@ -50,7 +50,7 @@ private:
     struct graph_key {
         int  n_tokens, n_kv;
         bool all_logits;
-        int  n_past;  // -1 where the graph does not depend on it (flash attention)
+        int  n_past;  // -1 where the graph does not depend on it (flash attention, or one token)
         bool operator==(const graph_key & o) const {
             return n_tokens == o.n_tokens && n_kv == o.n_kv && all_logits == o.all_logits && n_past == o.n_past;
         }
@@ -74,6 +74,7 @@ private:
     graph_key              graph_key_ = {};
     size_t                 n_graph_builds_ = 0;
     std::vector<int64_t>   kv_rows_;
+    std::vector<int64_t>   v_elems_;
     std::vector<float>     mask_;
     std::vector<ggml_fp16_t> mask_f16_;
     std::vector<int32_t>   tokens_;

@@ -78,8 +78,15 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
     }
 
     ggml_tensor * v_rows = ggml_reshape_2d(ctx, ggml_cont(ctx, v), E, T);                      // [E, T]
-    ggml_tensor * v_dst  = ggml_view_2d(ctx, v_cache, T, E, v_cache->nb[1], size_t(n_past) * ggml_element_size(v_cache));
-    ggml_build_forward_expand(gf, ggml_cpy(ctx, ggml_transpose(ctx, v_rows), v_dst));
+    if (io.v_elems) {
+        // One token: its E values go to column n_past of the transposed cache, as E one-element rows of the
+        // flattened cache (element (p, e) is row e * n_ctx + p), so that the graph does not hold n_past.
+        ggml_tensor * flat = ggml_reshape_2d(ctx, v_cache, 1, ggml_nelements(v_cache));
+        ggml_build_forward_expand(gf, ggml_set_rows(ctx, flat, ggml_reshape_2d(ctx, v_rows, 1, E), io.v_elems));
+    } else {
+        ggml_tensor * v_dst = ggml_view_2d(ctx, v_cache, T, E, v_cache->nb[1], size_t(n_past) * ggml_element_size(v_cache));
+        ggml_build_forward_expand(gf, ggml_cpy(ctx, ggml_transpose(ctx, v_rows), v_dst));
+    }
     ggml_tensor * V = ggml_view_3d(ctx, v_cache, n_kv, d, H, v_cache->nb[1], d * v_cache->nb[1], 0); // [n_kv, d, H]
 
     // scores = softmax(Q.K / sqrt(d) + slope_h * (j - i)), -inf above the diagonal.
@@ -111,6 +118,12 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
     io.kv_rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n_tokens);
     ggml_set_name(io.kv_rows, "inp_kv_rows");
     ggml_set_input(io.kv_rows);
+    io.v_elems = nullptr;
+    if (!kv.flash_attn && n_tokens == 1) {
+        io.v_elems = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, hp.n_embd);
+        ggml_set_name(io.v_elems, "inp_v_elems");
+        ggml_set_input(io.v_elems);
+    }
 
     ggml_tensor * x = ggml_get_rows(ctx, m.tok_embd, io.tokens);                            // [E, T]
     x = build_norm(ctx, x, m.tok_norm, m.tok_norm_b, hp.norm_eps);

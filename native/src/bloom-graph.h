@@ -29,17 +29,20 @@ struct kv_cache {
 // Inputs the caller fills after allocation, and the output it reads.
 struct graph_io {
     ggml_tensor * tokens = nullptr;  // I32 [n_tokens]
-    ggml_tensor * kv_rows = nullptr; // I64 [n_tokens]: the cache rows (positions) the new K/V go to; with flash
-                                     // attention only (the transposed V of the other path is written through a view
-                                     // at n_past, so that graph holds n_past)
+    ggml_tensor * kv_rows = nullptr; // I64 [n_tokens]: the cache rows (positions) the new K (and with flash
+                                     // attention V) go to
+    ggml_tensor * v_elems = nullptr; // I64 [n_embd], without flash attention and for one token only: where its V
+                                     // values go in the flattened transposed V cache, e * n_ctx + n_past (longer
+                                     // batches write V through a view at n_past, so their graphs hold n_past)
     ggml_tensor * mask   = nullptr;  // [n_kv, n_tokens]: -(i - j) for key j <= query i, -inf above; F16 with
                                      // flash attention (ggml's fused op takes no other), F32 otherwise
     ggml_tensor * logits = nullptr;  // F32 [n_vocab, n_outputs]
 };
 
 // Builds the graph evaluating n_tokens new tokens after n_past cached ones, storing their K/V into the cache.
-// all_logits: logits for every new token, else only for the last one. With flash attention the graph depends on
-// n_past only through kv.n_kv(n_past + n_tokens): the positions arrive in the inputs (mask, kv_rows).
+// all_logits: logits for every new token, else only for the last one. With flash attention, or for one token, the
+// graph depends on n_past only through kv.n_kv(n_past + n_tokens): the positions arrive in the inputs (mask,
+// kv_rows, v_elems).
 ggml_cgraph * build_graph(ggml_context * ctx0, const model & m, const kv_cache & kv, graph_io & io,
                           int n_tokens, int n_past, bool all_logits);
 

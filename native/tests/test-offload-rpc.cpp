@@ -11,7 +11,7 @@
 //    split_mode layer over both devices (activations copied between them by ggml's scheduler): prompt logits of
 //    every position, then token-by-token decoding (each step reads the cache it wrote on the device), a truncate
 //    and a re-decode, greedy generation;
-//  - the f16 cache with flash attention on the device against the same on the CPU;
+//  - the f16 cache with flash attention, and attention by matrix products, on the device against the same on the CPU;
 //  - what the model and context report (gpu_device, n_gpu_layers, n_ctx as asked although the device's cache is
 //    allocated in 256-position tiles, flash attention kept at n_ctx 2049);
 //  - refusals: main_gpu out of range, split_mode row on a backend without split buffers;
@@ -162,7 +162,7 @@ std::vector<float> logits(bloom_context * ctx, int32_t n_vocab) {
     return std::vector<float>(l, l + rows * size_t(n_vocab));
 }
 
-run_result run(bloom_model * m, int32_t type_kv) {
+run_result run(bloom_model * m, int32_t type_kv, int32_t flash_attn = BLOOM_FLASH_ATTN_AUTO) {
     run_result r;
     if (!m) return r;
     const int32_t n_vocab = n_vocab_of(m);
@@ -170,6 +170,7 @@ run_result run(bloom_model * m, int32_t type_kv) {
     cp.n_ctx = 64;
     cp.n_threads = 2;
     cp.type_kv = type_kv;
+    cp.flash_attn = flash_attn;
     bloom_context * ctx = nullptr;
     if (bloom_context_init(&ctx, m, cp) != BLOOM_OK) {
         ++g_failures;
@@ -352,6 +353,11 @@ void test_placements(const std::string & path, const char * label, double tol) {
         const run_result cpu16 = run(cpu_model, BLOOM_KV_F16), dev16 = run(m, BLOOM_KV_F16);
         CHECK_EQ(dev16.flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
         expect_same((std::string(label) + ": f16 cache, flash attention").c_str(), cpu16, dev16, tol);
+        // Matrix-product attention: the transposed V cache written per element on the device.
+        const run_result cpu_mm = run(cpu_model, BLOOM_KV_AUTO, BLOOM_FLASH_ATTN_OFF);
+        const run_result dev_mm = run(m, BLOOM_KV_AUTO, BLOOM_FLASH_ATTN_OFF);
+        CHECK_EQ(dev_mm.flash_attn, int32_t(BLOOM_FLASH_ATTN_OFF));
+        expect_same((std::string(label) + ": no flash attention").c_str(), cpu_mm, dev_mm, tol);
         bloom_model_free(m);
     }
     bloom_model_free(cpu_model);
