@@ -19,8 +19,8 @@
 # GB/s), llama-bench-<model>-<type>.json, harness-java.json / harness-c.json (pp512/tg128 of the first model and type
 # through the Java API and through the C harness, same library, same run), downcall.json (DowncallBenchmark: one
 # session call with its FFM downcall), machine.txt (nvidia-smi's GPU name, driver, memory; CPU; date; commit; the
-# command) and summary.md + summary.png (MFU against the datasheet peak and the same-run GEMM, MBU against 3.35 TB/s
-# and the same-run copy, bloom4j / llama.cpp and Java / C ratios).
+# command), summary.md, summary.json and summary.png (MFU against the datasheet peak and the same-run GEMM, MBU
+# against 3.35 TB/s and the same-run copy, bloom4j / llama.cpp and Java / C ratios).
 #
 # Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_GPU_MODELS (default
 # bloom-560m,bloom-1b7,bloom-7b1,bloom:1), BLOOM_GPU_TYPES (default bf16,q8_0,q4_0; f16 runs the same kernels as
@@ -30,8 +30,8 @@
 # H100 SXM dense bf16), PEAK_GBPS (default 3350).
 # Disk: the defaults end at ~46 GB of GGUF files (bloom-7b1 26 GB, bloom:1 12 GB) and peak ~58 GB while bloom:1's
 # checkpoint is converted; the models step checks the free space before each model and says what it needs.
-# Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 for the summary
-# (matplotlib for the chart, optional).
+# Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 (standard
+# library only) for the summary and its chart.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Summarises one gpu-run.sh result directory as Markdown on stdout, and draws summary.png when matplotlib is there.
+"""Summarises one gpu-run.sh result directory: Markdown on stdout, summary.json (the table's rows) and summary.png
+(bloom4j and llama.cpp tokens/s per test, drawn by barchart.py with the standard library only).
 
     gpu-summary.py DIR [--peak-tflops 989] [--peak-gbps 3350]
 
@@ -14,6 +15,10 @@ import glob
 import json
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import barchart  # noqa: E402  (this directory's)
 
 
 def load(path):
@@ -107,7 +112,7 @@ def main():
             "| model | type | test | bloom4j t/s | TFLOP/s | MFU (datasheet) | of GEMM | GB/s | MBU (datasheet) | of copy "
             "| llama.cpp t/s | ratio |",
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    chart = []
+    chart, table = [], []
     for path in sorted(glob.glob(os.path.join(a.dir, "jmh-*.json"))):
         m = re.match(r"jmh-(.+)-([a-z0-9_]+)\.json$", os.path.basename(path))
         if not m:
@@ -125,7 +130,12 @@ def main():
             out.append(f"| {model} | {wtype} | {label} | {tps:.1f} | {tflops:.2f} | {tflops / a.peak_tflops:.1%} | "
                        f"{tflops / gemm:.2f} | {gbps or 0:.0f} | {mbu} | {of_copy} | "
                        f"{f'{llama:.1f}' if llama else '-'} | {ratio} |")
-            chart.append((f"{model}\n{wtype} {label}", tps, llama))
+            chart.append((f"{model} {wtype} {label}", tps, llama))
+            table.append({"model": model, "type": wtype, "test": test, "size": size, "tokens_per_s": tps,
+                          "tflops": tflops, "mfu_datasheet": tflops / a.peak_tflops, "of_gemm": tflops / gemm,
+                          "gb_per_s": gbps, "mbu_datasheet": gbps / a.peak_gbps if gbps else None,
+                          "of_copy": gbps / copy if gbps else None, "llama_tokens_per_s": llama,
+                          "ratio": tps / llama if llama else None})
     out += ["", "llama.cpp's decode figures are llama-bench's tg128 at depth -d 128 and 2048 (128 tokens generated "
             "after that many cached), bloom4j's one token at exactly that context: close, not identical."]
     if any(re.search(r"-L\d+-", os.path.basename(p)) for p in glob.glob(os.path.join(a.dir, "jmh-*.json"))):
@@ -135,25 +145,14 @@ def main():
     out += java_overhead(a.dir)
     print("\n".join(out))
 
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
+    chart_title = f"bloom4j vs llama.cpp, tokens/s: {ref['device']['description']}"
     if chart:
-        fig, ax = plt.subplots(figsize=(max(8, len(chart) * 0.6), 5))
-        xs = range(len(chart))
-        ax.bar([x - 0.2 for x in xs], [c[1] for c in chart], width=0.4, label="bloom4j (Java)")
-        ax.bar([x + 0.2 for x in xs], [c[2] or 0 for c in chart], width=0.4, label="llama.cpp")
-        ax.set_xticks(list(xs))
-        ax.set_xticklabels([c[0] for c in chart], rotation=90, fontsize=7)
-        ax.set_ylabel("tokens/s")
-        ax.set_yscale("log")
-        ax.set_title(f"{ref['device']['description']}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(a.dir, "summary.png"), dpi=120)
+        barchart.write_png(os.path.join(a.dir, "summary.png"), chart_title, chart,
+                           series=("bloom4j (Java)", "llama.cpp"))
+    with open(os.path.join(a.dir, "summary.json"), "w") as f:
+        json.dump({"machine": open(machine).read().strip().splitlines() if os.path.exists(machine) else [],
+                   "device": ref["device"], "reference": {"gemm_tflops": gemm, "copy_gb_per_s": copy},
+                   "peak": {"tflops": a.peak_tflops, "gb_per_s": a.peak_gbps}, "rows": table}, f, indent=2)
 
 
 if __name__ == "__main__":
