@@ -11,8 +11,9 @@
 #
 # Models: BLOOM_GPU_MODELS, comma-separated, each a released shape (bloom-560m ... bloom-7b1, bloom = 176B) or
 # SHAPE:N, the shape cut to its first N blocks (init-random --layers N). Whole models get prefill (128/512/2048
-# tokens) and decode (context 128 and 2048); a cut shape, prefill only: bloom:1, one bloom-176B block, gives the
-# per-layer TFLOP/s (its lm_head runs on the last prompt token only, <0.1 % of a 2048-token prefill's FLOPs).
+# tokens) and decode (context 128 and 2048); a cut shape, prefill only: bloom:2, two bloom-176B blocks, gives the
+# TFLOP/s of that layer shape (its lm_head runs on the last prompt token only, <0.1 % of a 2048-token prefill's
+# FLOPs; two blocks, since the last block's MLP runs for the output token only, as in llama.cpp).
 #
 # Results: benchmarks/results/gpu-<UTC date-time>/ with reference.json (DeviceReference: GEMM TFLOP/s and copy
 # GB/s on this GPU), jmh-<model>-<type>.json (InferenceBenchmark: prefill tokens/s and GFLOP/s, decode tokens/s and
@@ -23,12 +24,12 @@
 # against 3.35 TB/s and the same-run copy, bloom4j / llama.cpp and Java / C ratios).
 #
 # Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_GPU_MODELS (default
-# bloom-560m,bloom-1b7,bloom-7b1,bloom:1), BLOOM_GPU_TYPES (default bf16,q8_0,q4_0; f16 runs the same kernels as
+# bloom-560m,bloom-1b7,bloom:2,bloom-7b1, in that order for the disk), BLOOM_GPU_TYPES (default bf16,q8_0,q4_0; f16 runs the same kernels as
 # bf16 on sm_90, add it if wanted), BLOOM_GPU_CUT_TYPES (types of cut shapes, default bf16), BLOOM_CUBLAS_ROOT (a
 # cuBLAS outside the toolkit, see README), BLOOM_GPU_WORK (default ~/.cache/bloom4j/gpu-run: models and the
 # llama.cpp CUDA build), BLOOM_GPU_KEEP_CHECKPOINTS=1 (keep the safetensors checkpoints), PEAK_TFLOPS (default 989,
 # H100 SXM dense bf16), PEAK_GBPS (default 3350).
-# Disk: the defaults end at ~46 GB of GGUF files (bloom-7b1 26 GB, bloom:1 12 GB) and peak ~58 GB while bloom:1's
+# Disk: the defaults end at ~51 GB of GGUF files (bloom-7b1 26 GB, bloom:2 17 GB) and peak ~54 GB while bloom-7b1's
 # checkpoint is converted; the models step checks the free space before each model and says what it needs.
 # Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 (standard
 # library only) for the summary and its chart.
@@ -38,7 +39,7 @@ repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 cd "$repo"
 step=${1:-}
 archs=${BLOOM_CUDA_ARCHITECTURES:-90}
-models=${BLOOM_GPU_MODELS:-bloom-560m,bloom-1b7,bloom-7b1,bloom:1}
+models=${BLOOM_GPU_MODELS:-bloom-560m,bloom-1b7,bloom:2,bloom-7b1}
 types=${BLOOM_GPU_TYPES:-bf16,q8_0,q4_0}
 cut_types=${BLOOM_GPU_CUT_TYPES:-bf16}
 work=${BLOOM_GPU_WORK:-$HOME/.cache/bloom4j/gpu-run}
@@ -83,7 +84,7 @@ build_llama() {
     cmake --build "$work/llama-cuda" --target llama-bench -j "$(nproc)" >&2
 }
 
-# A model entry's file label: bloom-7b1, or bloom-L1 for bloom:1.
+# A model entry's file label: bloom-7b1, or bloom-L2 for bloom:2.
 label_of() { [[ $1 == *:* ]] && echo "${1%%:*}-L${1##*:}" || echo "$1"; }
 types_of() { [[ $1 == *:* ]] && echo "$cut_types" || echo "$types"; }
 
@@ -148,7 +149,10 @@ make_models() {
 }
 
 # The measurement settings; `check` shrinks them to run the whole measure step on a CPU in a minute or two.
-pp_whole=128,512,2048 contexts=128,2048 pp_cut=512,2048 jmh_iters=(-wi 1 -w 3 -i 3 -r 3) reference_args=(--reps 20)
+# Prefill runs in graphs of 512 tokens (llama-bench's micro-batch: the comparison); for bf16 the longest prompt
+# is also measured as one graph (big_batch: the MFU a GPU reaches with larger products), into jmhbig-*.json.
+pp_whole=128,512,2048 contexts=128,2048 pp_cut=512,2048 big_batch=2048 jmh_iters=(-wi 1 -w 3 -i 3 -r 3)
+reference_args=(--reps 20)
 harness_args=(-p 512 -n 128 -r 5) llama_reps=3 downcall_iters=(-wi 2 -w 1 -i 5 -r 1)
 llama_bench=$work/llama-cuda/bin/llama-bench
 checking=""
@@ -204,6 +208,15 @@ measure() {
                     || die "JMH failed on $m $t: see $out/jmh-$label-$t.log"
                 llama "$out" "$label-$t" "$gguf" -p "$pp_whole" -n 128 -d "0,$contexts"
             fi
+            if [[ $t == bf16 || -n $checking ]]; then
+                local longest=${pp_whole##*,}
+                [[ $m == *:* ]] && longest=${pp_cut##*,}
+                log "JMH: $m $t, prefill of $longest tokens as one graph"
+                "${java[@]}" -jar benchmarks/target/benchmarks.jar 'InferenceBenchmark.prefill' -p model="$gguf" \
+                    -p gpuLayers=-1 -p promptTokens="$longest" -p batch="$big_batch" "${jmh_iters[@]}" \
+                    -rf json -rff "$out/jmhbig-$label-$t.json" > "$out/jmhbig-$label-$t.log" 2>&1 \
+                    || die "JMH failed on $m $t: see $out/jmhbig-$label-$t.log"
+            fi
         done
     done
     if [[ -n $first && ! -f $out/harness-c.json ]]; then
@@ -257,7 +270,7 @@ case $step in
         models=${BLOOM_GPU_MODELS:-bloom-560m,bloom-1b7:1}
         types=${BLOOM_GPU_TYPES:-q8_0} cut_types=${BLOOM_GPU_CUT_TYPES:-q4_0}
         llama_bench=${LLAMA_BENCH:-none}
-        pp_whole=16,32 contexts=16,32 pp_cut=32 jmh_iters=(-wi 0 -i 1 -r 1) downcall_iters=(-wi 0 -i 1 -r 1)
+        pp_whole=16,32 contexts=16,32 pp_cut=32 big_batch=32 jmh_iters=(-wi 0 -i 1 -r 1) downcall_iters=(-wi 0 -i 1 -r 1)
         reference_args=(--reps 1 --tokens 64 --k 256 --rows 256 --copy-bytes 16777216)
         harness_args=(-p 16 -n 4 -r 1) llama_reps=1
         mkdir -p "$work"

@@ -27,19 +27,20 @@ def load(path):
 
 
 def jmh_rows(path):
-    """(test, size) -> (tokens/s, GFLOP/s, GB/s or None) from a JMH result file."""
+    """(test, size, batch) -> (tokens/s, GFLOP/s, GB/s or None) from a JMH result file; batch 0 = the default."""
     rows = {}
     for r in load(path):
         name = r["benchmark"].rsplit(".", 1)[-1]
         params = r.get("params", {})
         sec = r.get("secondaryMetrics", {})
         if name == "prefill":
-            size = int(params["promptTokens"])
-            rows[("prefill", size)] = (sec["tokens"]["score"], sec["gflop"]["score"], None)
+            size, batch = int(params["promptTokens"]), int(params.get("batch", 0))
+            rows[("prefill", size, 0 if batch in (0, 512) else min(batch, size))] = (
+                sec["tokens"]["score"], sec["gflop"]["score"], None)
         elif name == "decode":
             size = int(params["context"])
             gbyte = sec.get("gbyte", {}).get("score")
-            rows[("decode", size)] = (sec["tokens"]["score"], sec["gflop"]["score"], gbyte)
+            rows[("decode", size, 0)] = (sec["tokens"]["score"], sec["gflop"]["score"], gbyte)
     return rows
 
 
@@ -119,11 +120,14 @@ def main():
             continue
         model, wtype = m.groups()
         ours = jmh_rows(path)
+        big = os.path.join(a.dir, f"jmhbig-{model}-{wtype}.json")  # the longest prompt as one graph
+        if os.path.exists(big):
+            ours.update(jmh_rows(big))
         theirs = llama_rows(os.path.join(a.dir, f"llama-bench-{model}-{wtype}.json"))
-        for (test, size), (tps, gflops, gbps) in sorted(ours.items()):
+        for (test, size, batch), (tps, gflops, gbps) in sorted(ours.items()):
             tflops = gflops / 1000
-            label = f"pp{size}" if test == "prefill" else f"tg @ {size}"
-            llama = theirs.get((test, size))
+            label = (f"pp{size}" + (f" b{batch}" if batch else "")) if test == "prefill" else f"tg @ {size}"
+            llama = None if batch else theirs.get((test, size))  # llama-bench's micro-batch is 512
             ratio = f"**{tps / llama:.2f}**" if llama else "-"
             mbu = f"{gbps / a.peak_gbps:.0%}" if gbps else "-"
             of_copy = f"{gbps / copy:.2f}" if gbps else "-"
@@ -131,17 +135,21 @@ def main():
                        f"{tflops / gemm:.2f} | {gbps or 0:.0f} | {mbu} | {of_copy} | "
                        f"{f'{llama:.1f}' if llama else '-'} | {ratio} |")
             chart.append((f"{model} {wtype} {label}", tps, llama))
-            table.append({"model": model, "type": wtype, "test": test, "size": size, "tokens_per_s": tps,
+            table.append({"model": model, "type": wtype, "test": test, "size": size, "batch": batch or 512,
+                          "tokens_per_s": tps,
                           "tflops": tflops, "mfu_datasheet": tflops / a.peak_tflops, "of_gemm": tflops / gemm,
                           "gb_per_s": gbps, "mbu_datasheet": gbps / a.peak_gbps if gbps else None,
                           "of_copy": gbps / copy if gbps else None, "llama_tokens_per_s": llama,
                           "ratio": tps / llama if llama else None})
     out += ["", "llama.cpp's decode figures are llama-bench's tg128 at depth -d 128 and 2048 (128 tokens generated "
-            "after that many cached), bloom4j's one token at exactly that context: close, not identical."]
+            "after that many cached), bloom4j's one token at exactly that context: close, not identical. "
+            "Prefill rows evaluate the prompt in graphs of 512 tokens, as llama-bench's default micro-batch does; "
+            "a row marked b2048 evaluates it as one graph (no llama.cpp figure: a different setting)."]
     if any(re.search(r"-L\d+-", os.path.basename(p)) for p in glob.glob(os.path.join(a.dir, "jmh-*.json"))):
         out += ["", "A model named SHAPE-L<n> is that shape cut to its first n blocks (bloom init-random --layers n), "
-                "measured for prefill only: bloom-L1 is one bloom-176B block with its embeddings, and since the "
-                "lm_head runs on the last prompt token only, its prefill TFLOP/s is the per-layer figure."]
+                "measured for prefill only: bloom-L2 is two bloom-176B blocks with their embeddings. The lm_head "
+                "runs on the last prompt token only and the last block's MLP too (as in llama.cpp, and counted so), "
+                "so its TFLOP/s is that of the 176B layer's matrix products."]
     out += java_overhead(a.dir)
     print("\n".join(out))
 

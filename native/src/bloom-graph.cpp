@@ -136,6 +136,13 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
         ggml_tensor * qkv      = build_linear(ctx, attn_in, l.wqkv, l.bqkv);                 // [3E, T]
         ggml_tensor * attn     = build_attn(ctx, gf, m, kv, io, il, qkv, n_tokens, n_past);  // [E, T]
         attn = build_linear(ctx, attn, l.wo, l.bo);
+        if (il == hp.n_layer - 1 && !all_logits && n_tokens > 1) {
+            // Only the last token's output is wanted: the last block's MLP (two thirds of its work) and everything
+            // after it run for that row alone, as llama.cpp does. 2/(3 n_layer) of a prefill: 2.8 % for bloom-560m.
+            attn     = ggml_view_2d(ctx, attn, hp.n_embd, 1, attn->nb[1], size_t(n_tokens - 1) * attn->nb[1]);
+            residual = ggml_view_2d(ctx, residual, hp.n_embd, 1, residual->nb[1],
+                                    size_t(n_tokens - 1) * residual->nb[1]);
+        }
         x = ggml_add(ctx, attn, residual);
 
         ggml_tensor * ffn_in = build_norm(ctx, x, l.ffn_norm, l.ffn_norm_b, hp.norm_eps);
@@ -146,9 +153,6 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
         x = ggml_add(ctx, h, residual);
     }
 
-    if (!all_logits && n_tokens > 1) {
-        x = ggml_view_2d(ctx, x, hp.n_embd, 1, x->nb[1], size_t(n_tokens - 1) * x->nb[1]);   // last token only
-    }
     x = build_norm(ctx, x, m.output_norm, m.output_norm_b, hp.norm_eps);
     io.logits = ggml_mul_mat(ctx, m.output, x);                                              // [V, n_out]
     ggml_set_name(io.logits, "logits");

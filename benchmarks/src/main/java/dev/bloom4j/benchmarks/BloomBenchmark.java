@@ -97,7 +97,20 @@ public abstract class BloomBenchmark {
      * @param threads     CPU threads; 0 = the native default (one per core)
      */
     protected BloomSession openSession(int contextSize, int threads) {
-        return bloom.newSession(SessionConfig.builder().contextSize(contextSize).threads(threads).build());
+        return openSession(contextSize, threads, 0);
+    }
+
+    /**
+     * The same with a batch size: the most tokens one graph evaluates.
+     *
+     * @param batch tokens per graph; 0 = the native default, capped at the context size
+     */
+    protected BloomSession openSession(int contextSize, int threads, int batch) {
+        SessionConfig.Builder config = SessionConfig.builder().contextSize(contextSize).threads(threads);
+        if (batch > 0) {
+            config.batchSize(Math.min(batch, contextSize));
+        }
+        return bloom.newSession(config.build());
     }
 
     /**

@@ -20,6 +20,10 @@ import dev.bloom4j.ModelInfo;
  *       weight matrices — {@code query_key_value} (E×3E), {@code dense} (E×E), {@code dense_h_to_4h} (E×4E) and
  *       {@code dense_4h_to_h} (4E×E), 12·E² parameters in all — and a matrix-vector product costs 2 FLOPs per
  *       matrix parameter.</li>
+ *   <li><b>The last layer's MLP in a prefill</b> runs for the output position only: the runtime (like llama.cpp)
+ *       drops the other rows after the last block's attention, since nothing reads them. So a prefill of {@code P}
+ *       tokens does {@code (P − 1)·2·8·E²} FLOPs fewer than {@code P} full layers stacks, and is counted so: the
+ *       figures count work done, as for attention below.</li>
  *   <li><b>lm_head</b>: {@code 2·V·E} per position whose logits are computed. A prefill computes logits for the last
  *       position only (what generation needs, and what llama.cpp's {@code llama-bench} does), a decode step for
  *       its one token.</li>
@@ -119,9 +123,15 @@ public final class Flops {
         return 4L * shape.embeddingSize() * shape.layerCount();
     }
 
+    /** FLOPs of one token through one layer's MLP ({@code dense_h_to_4h} and {@code dense_4h_to_h}): {@code 2·8·E²}. */
+    public static long mlpPerTokenAndLayer(Shape shape) {
+        return 16L * shape.embeddingSize() * shape.embeddingSize();
+    }
+
     /**
      * FLOPs of evaluating {@code tokens} tokens after {@code cached} ones in one pass, logits for the last token
-     * only: {@code tokens·2·12·E²·L + 2·V·E + 4·E·L·(tokens·cached + tokens(tokens+1)/2)}.
+     * only: {@code tokens·2·12·E²·L − (tokens−1)·2·8·E² + 2·V·E + 4·E·L·(tokens·cached + tokens(tokens+1)/2)}
+     * (the last layer's MLP runs for the last token only).
      *
      * @throws IllegalArgumentException {@code tokens < 1} or {@code cached < 0}
      */
@@ -129,8 +139,9 @@ public final class Flops {
         positive("tokens", tokens);
         nonNegative("cached", cached);
         long keys = Math.addExact((long) tokens * cached, (long) tokens * (tokens + 1L) / 2);
-        return Math.addExact(
-                Math.addExact(Math.multiplyExact((long) tokens, weightMatmulsPerToken(shape)), lmHeadPerPosition(shape)),
+        long matmuls = Math.subtractExact(Math.multiplyExact((long) tokens, weightMatmulsPerToken(shape)),
+                Math.multiplyExact(tokens - 1L, mlpPerTokenAndLayer(shape)));
+        return Math.addExact(Math.addExact(matmuls, lmHeadPerPosition(shape)),
                 Math.multiplyExact(keys, attentionPerKey(shape)));
     }
 

@@ -39,6 +39,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * run. Decode truncates the cache back to {@code context} tokens and evaluates one more, so every call runs at
  * exactly that context. Prompts are random ids (see {@link BloomBenchmark#randomTokens}). Sessions use the native
  * default batch size (512): longer prompts are evaluated in chunks of it, as llama.cpp's default micro-batch does.
+ * {@code -p batch=2048} evaluates a prompt of up to 2048 tokens as one graph instead (larger matrix products, the
+ * usual setting for a GPU's peak prefill).
  *
  * <p>This class is compiled by CI but never run there: benchmarks measure, tests check.
  */
@@ -55,13 +57,17 @@ public class InferenceBenchmark extends BloomBenchmark {
         @Param({"128", "512"})
         public int promptTokens;
 
+        /** Tokens per graph (the session's batch size); 0 = the native default, 512. */
+        @Param("0")
+        public int batch;
+
         BloomSession session;
         int[] prompt;
         double gflopPerCall;
 
         @Setup(Level.Iteration)
         public void open(InferenceBenchmark benchmark) {
-            session = benchmark.openSession(promptTokens, benchmark.threads);
+            session = benchmark.openSession(promptTokens, benchmark.threads, batch);
             prompt = benchmark.randomTokens(promptTokens, 512);
             gflopPerCall = Flops.prefill(benchmark.shape(), promptTokens) / 1e9;
         }

@@ -61,20 +61,22 @@ class FlopsTest {
     }
 
     /**
-     * Prefill of 512 tokens, logits for the last only. Token i sees i keys: 512·513/2 = 131,328 key visits.
+     * Prefill of 512 tokens, logits for the last only. Token i sees i keys: 512·513/2 = 131,328 key visits. The
+     * last layer's MLP (2·8·1024² = 16,777,216 per token) runs for the last token only: 511 of them are not done.
      * <pre>
      *   512 · 603,979,776          = 309,237,645,312
+     *   − 511 · 16,777,216         =  −8,573,157,376
      *   lm_head once               =     513,802,240
      *   98,304 · 131,328           =  12,910,067,712
-     *   total                      = 322,661,515,264
+     *   total                      = 314,088,357,888
      * </pre>
-     * And 128 tokens: 128 · 603,979,776 + 513,802,240 + 98,304 · (128·129/2 = 8,256)
-     * = 77,309,411,328 + 513,802,240 + 811,597,824 = 78,634,811,392.
+     * And 128 tokens: 128 · 603,979,776 − 127 · 16,777,216 + 513,802,240 + 98,304 · (128·129/2 = 8,256)
+     * = 77,309,411,328 − 2,130,706,432 + 513,802,240 + 811,597,824 = 76,504,104,960.
      */
     @Test
     void prefillOfBloom560m() {
-        assertEquals(322_661_515_264L, Flops.prefill(BLOOM_560M, 512));
-        assertEquals(78_634_811_392L, Flops.prefill(BLOOM_560M, 128));
+        assertEquals(314_088_357_888L, Flops.prefill(BLOOM_560M, 512));
+        assertEquals(76_504_104_960L, Flops.prefill(BLOOM_560M, 128));
     }
 
     /** A one-token prefill is a decode at context 0; prefill after a cache counts the cached keys for every token. */
@@ -82,8 +84,8 @@ class FlopsTest {
     void prefillAndDecodeAgree() {
         assertEquals(Flops.decode(BLOOM_560M, 0), Flops.prefill(BLOOM_560M, 1));
         assertEquals(Flops.decode(BLOOM_560M, 300), Flops.prefill(BLOOM_560M, 300, 1));
-        // Two tokens after 10 cached: they see 11 and 12 keys; one lm_head.
-        long expected = 2 * 603_979_776L + 513_802_240L + 98_304L * (11 + 12);
+        // Two tokens after 10 cached: they see 11 and 12 keys; one lm_head; the first skips the last layer's MLP.
+        long expected = 2 * 603_979_776L - 16_777_216L + 513_802_240L + 98_304L * (11 + 12);
         assertEquals(expected, Flops.prefill(BLOOM_560M, 10, 2));
     }
 
