@@ -2,7 +2,7 @@
 # Issue 4's GPU measurements, as one command per step on a machine with an NVIDIA GPU (the device machines give a
 # command at most 10 minutes, so the work is cut into steps that each fit and reuse what the previous ones left):
 #
-#   benchmarks/scripts/gpu-run.sh build        # CUDA libbloom (-Pcuda), the jars, the C harness against that library
+#   benchmarks/scripts/gpu-run.sh build        # CUDA libbloom (-Pcuda) and the jars
 #   benchmarks/scripts/gpu-run.sh build-llama  # llama.cpp's llama-bench for CUDA, from the pinned tree
 #   benchmarks/scripts/gpu-run.sh models       # random-weight checkpoints -> GGUF per type (checkpoints then removed)
 #   benchmarks/scripts/gpu-run.sh measure      # reference GEMM/copy, JMH, llama-bench, Java vs C, FFM downcall
@@ -65,19 +65,14 @@ build() {
     ./mvnw -B -q -Pcuda -Dbloom4j.cuda.architectures="${archs//;/,}" ${BLOOM_CUBLAS_ROOT:+-Dbloom4j.cublas.root="$BLOOM_CUBLAS_ROOT"} \
         -DskipTests package
     [[ -f $cuda_lib ]] || die "the build made no $cuda_lib"
-    log "building the C harness against the CUDA library"
-    bash benchmarks/scripts/build-native-harness.sh "$cuda_lib" >/dev/null
 }
 
 build_llama() {
     log "building llama.cpp's llama-bench for CUDA from the pinned tree"
-    # The pinned tree, which the Maven build fetched into the cache (cmake -P cmake/fetch-llama.cpp.cmake fetches
-    # it alone).
-    local commit src
-    commit=$(sed -n 's/^ *set(BLOOM_GGML_COMMIT "\([0-9a-f]*\)")/\1/p' cmake/fetch-llama.cpp.cmake | head -n 1)
-    src=${BLOOM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bloom4j}/llama.cpp-$commit
-    [[ -d $src ]] || cmake -P cmake/fetch-llama.cpp.cmake >&2
-    [[ -d $src ]] || die "no pinned llama.cpp tree at $src"
+    # The pinned tree: fetch-llama.cpp.cmake fetches it if the cache lacks it and prints its path last.
+    local src
+    src=$(cmake -P cmake/fetch-llama.cpp.cmake | tail -n 1)
+    [[ -d $src ]] || die "no pinned llama.cpp tree at '$src'"
     cmake -S "$src" -B "$work/llama-cuda" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
         -DCMAKE_CUDA_ARCHITECTURES="$archs" -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
         -DLLAMA_BUILD_SERVER=OFF >&2

@@ -132,10 +132,11 @@ def main():
             mbu = f"{gbps / a.peak_gbps:.0%}" if gbps else "-"
             of_copy = f"{gbps / copy:.2f}" if gbps else "-"
             out.append(f"| {model} | {wtype} | {label} | {tps:.1f} | {tflops:.2f} | {tflops / a.peak_tflops:.1%} | "
-                       f"{tflops / gemm:.2f} | {gbps or 0:.0f} | {mbu} | {of_copy} | "
+                       f"{tflops / gemm:.2f} | {f'{gbps:.0f}' if gbps else '-'} | {mbu} | {of_copy} | "
                        f"{f'{llama:.1f}' if llama else '-'} | {ratio} |")
             chart.append((f"{model} {wtype} {label}", tps, llama))
-            table.append({"model": model, "type": wtype, "test": test, "size": size, "batch": batch or 512,
+            table.append({"model": model, "type": wtype, "test": test, "size": size,
+                          "batch": (batch or 512) if test == "prefill" else None,
                           "tokens_per_s": tps,
                           "tflops": tflops, "mfu_datasheet": tflops / a.peak_tflops, "of_gemm": tflops / gemm,
                           "gb_per_s": gbps, "mbu_datasheet": gbps / a.peak_gbps if gbps else None,

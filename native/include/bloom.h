@@ -288,7 +288,8 @@ typedef enum bloom_kv_type {
  * or as two matrix products around a softmax. Both apply ALiBi. The fused op takes the ALiBi distances as f16,
  * exact up to 2048 positions apart; beyond that they round (to even numbers up to 4096, ...), as in llama.cpp. */
 typedef enum bloom_flash_attn {
-    BLOOM_FLASH_ATTN_AUTO = 0,  /* on when n_ctx <= 2049 (every distance exact), off above */
+    BLOOM_FLASH_ATTN_AUTO = 0,  /* on when n_ctx <= 2049 (every distance exact), off above, and off where a GPU
+                                   that holds layers has no kernel for this head size and cache type */
     BLOOM_FLASH_ATTN_OFF  = 1,
     BLOOM_FLASH_ATTN_ON   = 2,
 } bloom_flash_attn;

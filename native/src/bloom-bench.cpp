@@ -9,9 +9,7 @@
 #include "ggml-cpu.h"
 
 #include <chrono>
-#include <cstring>
 #include <thread>
-#include <cmath>
 #include <vector>
 
 namespace bloom {
@@ -98,13 +96,13 @@ void fill(ggml_tensor * t) {
         x ^= x << 13; x ^= x >> 17; x ^= x << 5;
         f = float(int32_t(x % 2001u) - 1000) * 1e-3f;
     }
-    std::vector<uint8_t> bytes(ggml_nbytes(t));
     if (t->type == GGML_TYPE_F32) {
-        std::memcpy(bytes.data(), v.data(), bytes.size());
-    } else {
-        ggml_quantize_init(t->type);
-        ggml_quantize_chunk(t->type, v.data(), bytes.data(), 0, n / ne0, ne0, nullptr);
+        ggml_backend_tensor_set(t, v.data(), 0, ggml_nbytes(t));
+        return;
     }
+    std::vector<uint8_t> bytes(ggml_nbytes(t));
+    ggml_quantize_init(t->type);
+    ggml_quantize_chunk(t->type, v.data(), bytes.data(), 0, n / ne0, ne0, nullptr);
     ggml_backend_tensor_set(t, bytes.data(), 0, bytes.size());
 }
 

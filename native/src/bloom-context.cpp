@@ -15,8 +15,7 @@ namespace bloom {
 namespace {
 
 // Whether a GPU has a flash-attention kernel for this model's head size with a cache of this type.
-bool gpu_supports_flash_attn(const model & m, ggml_backend_dev_t gpu, int32_t type_kv) {
-    const ggml_type t = type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
+bool gpu_supports_flash_attn(const model & m, ggml_backend_dev_t gpu, ggml_type t) {
     const int64_t d = m.hp.head_dim(), H = m.hp.n_head, n_kv = 256;
     ggml_init_params ip = { 8 * ggml_tensor_overhead(), nullptr, true };
     ggml_context * ctx = ggml_init(ip);
@@ -100,6 +99,7 @@ void context::init() {
     if (params_.type_kv != BLOOM_KV_F32 && params_.type_kv != BLOOM_KV_F16) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "type_kv %d is not a bloom_kv_type (0 auto, 1 f32, 2 f16)", params_.type_kv);
     }
+    const ggml_type kv_type = params_.type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     for (ggml_backend_dev_t g : m.gpus) {
         gpu_backends_.push_back(ggml_backend_dev_init(g, nullptr));
         if (!gpu_backends_.back()) {
@@ -114,9 +114,9 @@ void context::init() {
     // and where every GPU (if any) has a kernel for this head size and cache type.
     const bool exact_distances = params_.n_ctx <= 2049;  // every ALiBi distance (< n_ctx) exact in f16
     if (params_.flash_attn == BLOOM_FLASH_ATTN_AUTO) {
-        ggml_backend_dev_t lacking = nullptr;
+        ggml_backend_dev_t lacking = nullptr;  // asked only where the answer matters
         for (ggml_backend_dev_t g : m.gpus) {
-            if (!lacking && !gpu_supports_flash_attn(m, g, params_.type_kv)) lacking = g;
+            if (exact_distances && !lacking && !gpu_supports_flash_attn(m, g, kv_type)) lacking = g;
         }
         params_.flash_attn = exact_distances && !lacking ? BLOOM_FLASH_ATTN_ON : BLOOM_FLASH_ATTN_OFF;
         if (exact_distances && lacking) {
@@ -132,7 +132,6 @@ void context::init() {
         BLOOM_LOG_WARN("context: flash attention with n_ctx %u rounds ALiBi distances above 2048 to f16 (as llama.cpp "
                        "does); set flash_attn off for exact distances", params_.n_ctx);
     }
-    const ggml_type kv_type = params_.type_kv == BLOOM_KV_F32 ? GGML_TYPE_F32 : GGML_TYPE_F16;
     kv_.n_ctx = n_alloc;
     kv_.flash_attn = params_.flash_attn == BLOOM_FLASH_ATTN_ON;
     // Each layer's cache lives where its weights are: on its GPU for offloaded layers, else in host memory.

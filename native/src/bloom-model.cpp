@@ -224,6 +224,8 @@ public:
     binder(model & m, const bloom_model_params & params, size_t n_expected)
         : m_(m), params_(params), n_expected_(n_expected), place_(placement::resolve(params, m.hp.n_layer)) {
         m_.layer_dev.assign(place_.dev.begin(), place_.dev.end() - 1);
+        m_.n_gpu_layers = int32_t(m_.layer_dev.size()) -
+                          int32_t(std::count(m_.layer_dev.begin(), m_.layer_dev.end(), nullptr));
         m_.gpus.clear();
         for (ggml_backend_dev_t d : place_.dev) {
             if (d && std::find(m_.gpus.begin(), m_.gpus.end(), d) == m_.gpus.end()) m_.gpus.push_back(d);
@@ -295,16 +297,11 @@ public:
         for (ggml_backend_buffer_type_t buft : order) {
             bind_copied(buft, copied[buft], buft == repack_buft);
         }
-        if (!copied.empty() && place_.gpu) {
-            m_.n_gpu_layers = 0;
-            for (ggml_backend_dev_t d : m_.layer_dev) m_.n_gpu_layers += d != nullptr;
-            for (ggml_backend_dev_t g : m_.gpus) {
-                int n = 0;
-                for (ggml_backend_dev_t d : m_.layer_dev) n += d == g;
-                BLOOM_LOG_INFO("model: %d of %d layers%s on %s (%s)", n, m_.hp.n_layer,
-                               place_.dev.back() == g ? " and the output layer" : "", ggml_backend_dev_name(g),
-                               ggml_backend_dev_description(g));
-            }
+        for (ggml_backend_dev_t g : m_.gpus) {
+            const int n = int(std::count(m_.layer_dev.begin(), m_.layer_dev.end(), g));
+            BLOOM_LOG_INFO("model: %d of %d layers%s on %s (%s)", n, m_.hp.n_layer,
+                           place_.dev.back() == g ? " and the output layer" : "", ggml_backend_dev_name(g),
+                           ggml_backend_dev_description(g));
         }
 
         // In place: one CPU buffer over each file mapping.

@@ -27,7 +27,6 @@
 #include <malloc.h>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -101,18 +100,6 @@ std::vector<float> logits_of(const std::string & path) {
     std::vector<float> l = logits_of(m);
     bloom_model_free(m);
     return l;
-}
-
-double max_abs_diff(const std::vector<float> & a, const std::vector<float> & b) {
-    if (a.size() != b.size() || a.empty()) return INFINITY;
-    double d = 0;
-    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(double(a[i]) - double(b[i])));
-    return d;
-}
-
-double range_of(const std::vector<float> & a) {
-    const auto [lo, hi] = std::minmax_element(a.begin(), a.end());
-    return double(*hi) - double(*lo);
 }
 
 void convert_ok(const std::string & in, const std::string & out, int32_t ftype) {

@@ -141,18 +141,18 @@ public final class BloomModel implements AutoCloseable {
                 bloom_model_info.n_params(s),
                 WeightType.of(bloom_model_info.weight_dtype(s)),
                 bloom_model_info.layer_norm_eps(s),
-                optionalToken(bloom_model_info.bos_token(s)),
-                optionalToken(bloom_model_info.eos_token(s)),
-                optionalToken(bloom_model_info.pad_token(s)),
-                optionalToken(bloom_model_info.unk_token(s)),
+                optionalIndex(bloom_model_info.bos_token(s)),
+                optionalIndex(bloom_model_info.eos_token(s)),
+                optionalIndex(bloom_model_info.pad_token(s)),
+                optionalIndex(bloom_model_info.unk_token(s)),
                 bloom_model_info.n_repacked(s),
                 bloom_model_info.n_gpu_layers(s),
-                bloom_model_info.gpu_device(s) < 0 ? OptionalInt.empty()
-                        : OptionalInt.of(bloom_model_info.gpu_device(s)),
+                optionalIndex(bloom_model_info.gpu_device(s)),
                 bloom_model_info.n_weight_bytes(s));
     }
 
-    private static OptionalInt optionalToken(int id) {
+    /** A token id or device index the C side reports as -1 when there is none. */
+    private static OptionalInt optionalIndex(int id) {
         return id < 0 ? OptionalInt.empty() : OptionalInt.of(id);
     }
 

@@ -36,11 +36,6 @@ public enum FinishReason {
     }
 
     static FinishReason of(int code) {
-        for (FinishReason r : values()) {
-            if (r.code == code) {
-                return r;
-            }
-        }
-        throw Native.javaSide(BloomStatus.INTERNAL, "the native library reported unknown finish reason " + code);
+        return Native.byCode(FinishReason.class, r -> r.code, code, "finish reason");
     }
 }

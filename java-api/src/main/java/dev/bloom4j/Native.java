@@ -123,7 +123,6 @@ final class Native {
         };
     }
 
-    /** An exception for a condition Java detects before calling native code (no native detail). */
     /**
      * The constant of an enum mirroring a C enum whose native code is {@code code}; an INTERNAL error naming
      * {@code what} when the library reports a value this side does not know.
@@ -137,6 +136,7 @@ final class Native {
         throw javaSide(BloomStatus.INTERNAL, "the native library reported unknown " + what + " " + code);
     }
 
+    /** An exception for a condition Java detects before calling native code (no native detail). */
     static BloomException javaSide(BloomStatus status, String message) {
         return exception(status, status.description() + ": " + message, "", null);
     }

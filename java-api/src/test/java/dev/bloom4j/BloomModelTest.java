@@ -300,7 +300,7 @@ class BloomModelTest {
         }
         assertEquals(LoadOptions.SplitMode.LAYER, LoadOptions.SplitMode.of(2));
         assertEquals(LoadOptions.SplitMode.ROW, LoadOptions.SplitMode.of(1));
-        assertThrows(RuntimeException.class, () -> LoadOptions.SplitMode.of(3));
+        assertThrows(BloomInternalException.class, () -> LoadOptions.SplitMode.of(3));
     }
 
     @Test

@@ -22,8 +22,8 @@ import org.openjdk.jmh.annotations.TearDown;
  * What one call through the Java API costs on top of the native work: {@code position()} is the shortest session
  * call (the owner-thread and closed checks, then one FFM downcall of {@code bloom_context_n_past}, which reads a
  * field), so its average time is the per-call overhead of the Java layer and the FFM downcall together. Set against
- * a decode step (tens of milliseconds on a CPU, about a millisecond on a GPU for bloom-560m), it bounds the Java
- * overhead of the decode loop; {@code compare-llama-bench.sh} measures the same loop through Java and through C.
+ * a decode step (tens of milliseconds on a CPU; for bloom-560m on a GPU, estimated at about a millisecond), it
+ * bounds the Java overhead of the decode loop; {@code compare-llama-bench.sh} measures the same loop through Java and through C.
  * {@snippet :
  * java -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model=/models/bloom-560m-q8_0.gguf
  * }

@@ -22,7 +22,7 @@ import dev.bloom4j.ModelInfo;
  *       matrix parameter.</li>
  *   <li><b>The last layer's MLP in a prefill</b> runs for the output position only: the runtime (like llama.cpp)
  *       drops the other rows after the last block's attention, since nothing reads them. So a prefill of {@code P}
- *       tokens does {@code (P − 1)·2·8·E²} FLOPs fewer than {@code P} full layers stacks, and is counted so: the
+ *       tokens does {@code (P − 1)·2·8·E²} FLOPs fewer than a stack of full layers, and is counted so: the
  *       figures count work done, as for attention below.</li>
  *   <li><b>lm_head</b>: {@code 2·V·E} per position whose logits are computed. A prefill computes logits for the last
  *       position only (what generation needs, and what llama.cpp's {@code llama-bench} does), a decode step for

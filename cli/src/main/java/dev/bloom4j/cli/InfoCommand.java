@@ -17,6 +17,7 @@ import picocli.CommandLine.ParentCommand;
         name = "info",
         mixinStandardHelpOptions = true,
         sortOptions = false,
+        defaultValueProvider = NativeDefaults.class,
         description = {
             "Describe a checkpoint: hyper-parameters, weight type, parameter count, special tokens; and the native "
                     + "library: version, file and CPU variant.",

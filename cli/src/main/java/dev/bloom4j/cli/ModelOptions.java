@@ -42,18 +42,18 @@ final class ModelOptions {
     @Option(names = "--gpu-layers", paramLabel = "N",
             description = "Transformer blocks to run on a GPU, the last ones first: -1 = all of them and the output "
                     + "layer, 0 = CPU only. Without a GPU (a CPU-only library, or no GPU or driver) the model runs on "
-                    + "the CPU and a warning says why. `bloom devices` lists the GPUs. Default: -1.")
-    int gpuLayers = -1;
+                    + "the CPU and a warning says why. `bloom devices` lists the GPUs. Default: ${DEFAULT-VALUE}.")
+    int gpuLayers;
 
     @Option(names = "--main-gpu", paramLabel = "I",
-            description = "Which GPU, counting the GPU lines of `bloom devices` from 0. Default: 0.")
+            description = "Which GPU, counting the GPU lines of `bloom devices` from 0. Default: ${DEFAULT-VALUE}.")
     int mainGpu;
 
     @Option(names = "--split-mode", paramLabel = "MODE",
             description = "How offloaded weights spread over several GPUs: ${COMPLETION-CANDIDATES} (ROW: every "
                     + "matrix split by rows across all GPUs, through ggml's split buffers; LAYER: whole blocks and "
-                    + "their KV cache spread over the GPUs in proportion to their free memory). Default: NONE.")
-    LoadOptions.SplitMode splitMode = LoadOptions.SplitMode.NONE;
+                    + "their KV cache spread over the GPUs in proportion to their free memory). Default: ${DEFAULT-VALUE}.")
+    LoadOptions.SplitMode splitMode;
 
     /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */
     BloomModel load(Main main) throws IOException {

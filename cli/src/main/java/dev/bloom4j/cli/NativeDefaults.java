@@ -2,6 +2,7 @@ package dev.bloom4j.cli;
 
 import dev.bloom4j.ConvertOptions;
 import dev.bloom4j.GenerationConfig;
+import dev.bloom4j.LoadOptions;
 import dev.bloom4j.PerplexityConfig;
 import dev.bloom4j.SessionConfig;
 import picocli.CommandLine.IDefaultValueProvider;
@@ -10,7 +11,8 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Supplies option defaults from the native library ({@code bloom_sampler_default_params()} and friends, through
- * {@link GenerationConfig#greedy()} and {@link SessionConfig#defaults()}), so {@code --help} shows the values
+ * {@link GenerationConfig#greedy()}, {@link SessionConfig#defaults()} and {@link LoadOptions#defaults()}), so
+ * {@code --help} shows the values
  * that really apply and the CLI never carries a copy of them.
  */
 final class NativeDefaults implements IDefaultValueProvider {
@@ -30,9 +32,11 @@ final class NativeDefaults implements IDefaultValueProvider {
         }
         GenerationConfig g;
         SessionConfig s;
+        LoadOptions l;
         try {
             g = GenerationConfig.greedy();
             s = SessionConfig.defaults();
+            l = LoadOptions.defaults();
         } catch (RuntimeException | LinkageError e) {
             // --help must work even when the library cannot load; the command itself will report that.
             return null;
@@ -50,6 +54,11 @@ final class NativeDefaults implements IDefaultValueProvider {
             case "--seed" -> Long.toString(g.seed());
             case "--threads" -> Integer.toString(s.threads());
             case "--batch" -> Integer.toString(s.batchSize());
+            case "--kv-cache" -> s.kvCacheType().name();
+            case "--flash-attn" -> s.flashAttention().name();
+            case "--gpu-layers" -> Integer.toString(l.gpuLayers());
+            case "--main-gpu" -> Integer.toString(l.mainGpu());
+            case "--split-mode" -> l.splitMode().name();
             // logits and logprobs size their context to their input unless told otherwise
             case "--ctx" -> command.equals("logits") || command.equals("logprobs") ? null
                     : Integer.toString(s.contextSize());

@@ -25,13 +25,13 @@ final class SessionOptions {
     @Option(names = "--kv-cache", paramLabel = "TYPE",
             description = "KV cache element type: ${COMPLETION-CANDIDATES}. AUTO: F32 for a model with f32 weights "
                     + "(exact), F16 otherwise (half the memory). Default: ${DEFAULT-VALUE}.")
-    KvCacheType kvCacheType = KvCacheType.AUTO;
+    KvCacheType kvCacheType;
 
     @Option(names = "--flash-attn", paramLabel = "MODE",
             description = "Fused flash attention: ${COMPLETION-CANDIDATES}. It takes ALiBi distances in half "
                     + "precision, exact up to 2048 positions; AUTO turns it on while --ctx is at most 2049. "
                     + "Default: ${DEFAULT-VALUE}.")
-    FlashAttention flashAttention = FlashAttention.AUTO;
+    FlashAttention flashAttention;
 
     /** The session configuration; {@code fallbackContextSize} applies when {@code --ctx} has no value. */
     SessionConfig config(int fallbackContextSize) {

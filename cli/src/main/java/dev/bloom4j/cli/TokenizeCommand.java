@@ -16,6 +16,7 @@ import picocli.CommandLine.ParentCommand;
         name = "tokenize",
         mixinStandardHelpOptions = true,
         sortOptions = false,
+        defaultValueProvider = NativeDefaults.class,
         description = {
             "Tokenize text with the model's tokenizer, as Hugging Face's tokenizer does (no BOS/EOS added), and "
                     + "print one JSON object: {\"ids\": [...], \"tokens\": [...]}. \"tokens\" are the vocabulary "
