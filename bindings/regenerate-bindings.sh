@@ -102,7 +102,7 @@ mv "$tmp/out/${package//.//}" "$package_dir"
 
 # Opaque handles (typedef struct bloom_model bloom_model;) make jextract warn "Skipping bloom_model"; they are
 # used only through pointers, which jextract binds as MemorySegment, so those warnings are expected. Show any other.
-grep -v -E "warning: Skipping bloom_(model|context|sampler|detokenizer) \(type Declared" "$tmp/jextract.log" >&2 || true
+grep -v -E "warning: Skipping bloom_(model|context|sampler|detokenizer|generator) \(type Declared" "$tmp/jextract.log" >&2 || true
 
 count=$(find "$package_dir" -name '*.java' | wc -l)
 echo "generated $count files in $package_dir"

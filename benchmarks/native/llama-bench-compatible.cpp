@@ -106,7 +106,7 @@ bloom_context * new_context(bloom_model * model, const options & o, int n_ctx) {
     cp.n_batch = uint32_t(o.batch);
     cp.n_threads = o.threads;
     bloom_context * ctx = nullptr;
-    check(bloom_context_init(&ctx, model, cp), "bloom_context_init");
+    check(bloom_context_init(&ctx, model, &cp), "bloom_context_init");
     return ctx;
 }
 
@@ -190,7 +190,7 @@ int main(int argc, char ** argv) {
 
     bloom_model * model = nullptr;
     const uint64_t load_start = now_ns();
-    check(bloom_model_load(&model, o.model.data(), o.model.size(), bloom_model_default_params()), "bloom_model_load");
+    check(bloom_model_load(&model, o.model.data(), o.model.size(), nullptr), "bloom_model_load");
     const double load_ms = double(now_ns() - load_start) / 1e6;
     bloom_model_info info;
     check(bloom_model_get_info(&info, model), "bloom_model_get_info");

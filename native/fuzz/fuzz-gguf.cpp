@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
     bloom_model_params mp = bloom_model_default_params();
     mp.use_mmap = false;
     bloom_model * model = nullptr;
-    const int32_t status = bloom_model_load(&model, path.data(), path.size(), mp);
+    const int32_t status = bloom_model_load(&model, path.data(), path.size(), &mp);
     bloom_fuzz::check_status(status, "model");
     if (status == BLOOM_OK) {
         bloom_fuzz::run_model(model);

@@ -79,7 +79,7 @@ void fuzz_model_dir(const uint8_t * data, size_t size) {
     bloom_model_params mp = bloom_model_default_params();
     mp.use_mmap = false;
     bloom_model * model = nullptr;
-    const int32_t status = bloom_model_load(&model, dir.data(), dir.size(), mp);
+    const int32_t status = bloom_model_load(&model, dir.data(), dir.size(), &mp);
     bloom_fuzz::check_status(status, "checkpoint");
     if (status == BLOOM_OK) {
         bloom_fuzz::run_model(model);

@@ -105,7 +105,7 @@ void run_model(bloom_model * model) {
     cp.n_batch   = 4;
     cp.n_threads = 1;
     bloom_context * ctx = nullptr;
-    const int32_t st = bloom_context_init(&ctx, model, cp);
+    const int32_t st = bloom_context_init(&ctx, model, &cp);
     check_status(st, "context");
     if (st != BLOOM_OK) {
         return;
@@ -156,7 +156,7 @@ void convert_round_trip(const std::string & in_path, uint32_t pick) {
     bloom_convert_params cp = bloom_convert_default_params();
     cp.ftype     = int32_t(pick % n_ftypes);
     cp.n_threads = 1;
-    const int32_t st = bloom_convert(in_path.data(), in_path.size(), out_path.data(), out_path.size(), cp);
+    const int32_t st = bloom_convert(in_path.data(), in_path.size(), out_path.data(), out_path.size(), &cp);
     check_status(st, bloom_ftype_name(cp.ftype));
     if (st != BLOOM_OK) {
         return;
@@ -164,7 +164,7 @@ void convert_round_trip(const std::string & in_path, uint32_t pick) {
     bloom_model_params mp = bloom_model_default_params();
     mp.use_mmap = false;
     bloom_model * model = nullptr;
-    const int32_t st_load = bloom_model_load(&model, out_path.data(), out_path.size(), mp);
+    const int32_t st_load = bloom_model_load(&model, out_path.data(), out_path.size(), &mp);
     if (st_load != BLOOM_OK) {
         std::fprintf(stderr, "bloom-fuzz: bloom_convert wrote a %s file that bloom_model_load refuses (status %d): %s\n",
                      bloom_ftype_name(cp.ftype), st_load, bloom_last_error());

@@ -11,11 +11,16 @@
  *    length out-parameter.
  *  - Ownership is stated per function as "caller owns; free with ...", "borrowed until ..." or "copied".
  *  - Every *_free(NULL) is a no-op.
+ *  - Parameter structs (bloom_*_params) start with their own size: fill them with bloom_*_default_params(), which
+ *    sets it, and pass them by pointer. A struct grows only at its end, so a caller built against an older
+ *    bloom.h (a smaller size) keeps working: the fields it does not know take their defaults. A size of 0, or
+ *    one larger than this library knows, is BLOOM_ERR_INVALID_ARGUMENT.
  *
  * Threading:
  *  - A bloom_model is immutable after bloom_model_load() and may be shared by any number of threads.
- *  - A bloom_context, bloom_sampler and bloom_detokenizer are used by one thread at a time. A context
- *    detects concurrent use and fails with BLOOM_ERR_BUSY rather than corrupting its state.
+ *  - A bloom_context, bloom_sampler, bloom_detokenizer and bloom_generator are used by one thread at a time (any
+ *    thread, one after another). A context detects concurrent use and fails with BLOOM_ERR_BUSY rather than
+ *    corrupting its state; a generator is used under its context's guard.
  *  - The log callback is process-wide and may be invoked from any thread, including ggml's workers.
  *
  * No C++ exception ever crosses this boundary.
@@ -47,7 +52,7 @@ extern "C" {
 #define BLOOM_VERSION_MINOR 1
 #define BLOOM_VERSION_PATCH 0
 /* Bumped on any incompatible change of a declaration in this file. */
-#define BLOOM_ABI_VERSION 6
+#define BLOOM_ABI_VERSION 7
 
 /* The BLOOM_ABI_VERSION the library was built with. Callers check it before any other call. */
 BLOOM_API uint32_t bloom_abi_version(void);
@@ -143,6 +148,7 @@ typedef enum bloom_split_mode {
 } bloom_split_mode;
 
 typedef struct bloom_model_params {
+    uint32_t                size;                  /* sizeof(bloom_model_params), set by the default */
     int32_t                 n_gpu_layers;          /* transformer blocks to run on a GPU, the last ones first; -1 = all
                                                       of them and the output layer (default); 0 = CPU only. Ignored,
                                                       with a log line, when the library has no GPU backend or finds
@@ -165,10 +171,11 @@ BLOOM_API bloom_model_params bloom_model_default_params(void);
  * write it (architecture "bloom", any weight type in bloom_dtype, the tokenizer in its metadata). Weight matrices
  * stay in their stored dtype and, with use_mmap, are used in place from the mapped files (repacked ones excepted).
  * out_model: caller owns; free with bloom_model_free.
+ * params: NULL = the defaults.
  * Statuses: BLOOM_ERR_IO, BLOOM_ERR_FORMAT, BLOOM_ERR_UNSUPPORTED, BLOOM_ERR_OUT_OF_MEMORY,
  * BLOOM_ERR_CANCELLED, BLOOM_ERR_INVALID_ARGUMENT. */
 BLOOM_API int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t path_len,
-                                   bloom_model_params params);
+                                   const bloom_model_params * params);
 
 /* ---------------------------------------------------------------- devices */
 
@@ -295,45 +302,61 @@ typedef enum bloom_flash_attn {
 } bloom_flash_attn;
 
 typedef struct bloom_context_params {
-    uint32_t n_ctx;       /* tokens the KV cache holds (default 2048; 0 = the model's n_ctx_train). Where layers
-                             run on a GPU the cache's memory is rounded up to whole 256-position tiles; the capacity
-                             stays n_ctx */
+    uint32_t size;        /* sizeof(bloom_context_params), set by the default */
+    uint32_t n_ctx;       /* cells of the KV cache, shared by all sequences: tokens it holds in all (default 2048;
+                             0 = the model's n_ctx_train). Where layers run on a GPU the cache's memory is rounded
+                             up to whole 256-position tiles; the capacity stays n_ctx */
     uint32_t n_batch;     /* most tokens evaluated in one graph (default 512) */
     int32_t  n_threads;   /* CPU threads (default 0 = number of cores) */
     int32_t  type_kv;     /* a bloom_kv_type (default BLOOM_KV_AUTO) */
     int32_t  flash_attn;  /* a bloom_flash_attn (default BLOOM_FLASH_ATTN_AUTO) */
+    uint32_t n_seq_max;   /* sequences the context holds at once, ids 0 .. n_seq_max-1, at most BLOOM_MAX_SEQ
+                             (default 1) */
 } bloom_context_params;
+
+/* The most sequences one context can hold. */
+#define BLOOM_MAX_SEQ 256
 
 BLOOM_API bloom_context_params bloom_context_default_params(void);
 
 /* Creates an inference context: a KV cache and compute buffers for the model.
- * out: caller owns; free with bloom_context_free. The model must outlive it.
+ * The KV cache is a pool of n_ctx cells. Each cell holds one token's keys and values at one position and belongs
+ * to one or more sequences (bloom_context_seq_cp shares cells without copying them). A query token attends to the
+ * cells of its own sequence at positions not after its own, and ALiBi's distances are positions within that
+ * sequence, so every sequence computes exactly what it would alone.
+ * params: NULL = the defaults. out: caller owns; free with bloom_context_free. The model must outlive it.
  * Statuses: BLOOM_ERR_INVALID_ARGUMENT, BLOOM_ERR_OUT_OF_MEMORY. */
-BLOOM_API int32_t bloom_context_init(bloom_context ** out, bloom_model * model, bloom_context_params params);
+BLOOM_API int32_t bloom_context_init(bloom_context ** out, bloom_model * model, const bloom_context_params * params);
 BLOOM_API void    bloom_context_free(bloom_context * ctx);
 
-/* Evaluates tokens after those already in the KV cache (positions n_past ...), appending them to the cache,
- * in chunks of n_batch. Afterwards the logits of the last token (all_logits false) or of every token of this
+/* The single-sequence calls below work on sequence 0: bloom_context_decode, _get_tokens, _n_past and _truncate
+ * are bloom_context_decode_batch, _seq_tokens, _seq_n_past and _seq_rm for sequence 0.
+ *
+ * Evaluates tokens of sequence 0 after those already in the KV cache (positions n_past ...), appending them to
+ * the cache, in chunks of n_batch. Afterwards the logits of the last token (all_logits false) or of every token of this
  * call (all_logits true) can be read with bloom_context_get_logits.
  * Statuses: BLOOM_ERR_INVALID_ARGUMENT (a token outside [0, n_vocab), n_tokens 0),
- * BLOOM_ERR_CONTEXT_FULL (n_past + n_tokens > n_ctx; nothing is evaluated), BLOOM_ERR_BUSY. */
+ * BLOOM_ERR_CONTEXT_FULL (fewer free cells than n_tokens; nothing is evaluated), BLOOM_ERR_BUSY. */
 BLOOM_API int32_t bloom_context_decode(bloom_context * ctx, const bloom_token * tokens, size_t n_tokens,
                                        bool all_logits);
 
-/* The logits of the last decode: *out_n_rows rows of n_vocab floats, row-major, oldest token first.
- * Borrowed until the next decode, truncate or free of ctx. BLOOM_ERR_INVALID_ARGUMENT when nothing was
- * decoded since the last truncate. */
+/* The logits of the last decode: *out_n_rows rows of n_vocab floats, row-major, oldest token first (for
+ * bloom_context_decode_batch: one row per token that asked for logits, in batch order).
+ * Borrowed until the next decode, truncate, sequence operation, step or free of ctx. BLOOM_ERR_INVALID_ARGUMENT
+ * when nothing was decoded since the last truncate. */
 BLOOM_API int32_t bloom_context_get_logits(const float ** out_logits, size_t * out_n_rows, const bloom_context * ctx);
 
-/* Tokens in the KV cache. */
+/* Tokens of sequence 0 in the KV cache (its next position). */
 BLOOM_API uint32_t bloom_context_n_past(const bloom_context * ctx);
-/* Capacity of the KV cache in tokens. */
+/* Capacity of the KV cache in tokens (cells, for all sequences together). */
 BLOOM_API uint32_t bloom_context_n_ctx(const bloom_context * ctx);
-/* The parameters the context runs with, every default resolved: n_ctx, n_threads, type_kv and flash_attn are
- * never 0 / AUTO here. */
-BLOOM_API bloom_context_params bloom_context_get_params(const bloom_context * ctx);
+/* Copies the parameters the context runs with, every default resolved (n_ctx, n_threads, type_kv and flash_attn
+ * are never 0 / AUTO here), into *out_params, whose size field the caller sets (bloom_context_default_params does):
+ * that many bytes are written. */
+BLOOM_API int32_t bloom_context_get_params(bloom_context_params * out_params, const bloom_context * ctx);
 
-/* Copies the token ids held in the KV cache (n_past of them) into tokens; *out_n: written or needed. */
+/* Copies the token ids of sequence 0 held in the KV cache (n_past of them) into tokens; *out_n: written or
+ * needed. */
 BLOOM_API int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n,
                                            const bloom_context * ctx);
 
@@ -344,15 +367,69 @@ BLOOM_API int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity
 BLOOM_API int32_t bloom_context_token_logprobs(float * out_logprobs, const bloom_context * ctx,
                                                const bloom_token * targets, size_t n);
 
-/* Drops every cached token at position >= n_keep, so a prompt sharing the first n_keep tokens continues from
- * there. n_keep > n_past is BLOOM_ERR_INVALID_ARGUMENT. Clears the stored logits. */
+/* Drops every cached token of sequence 0 at position >= n_keep, so a prompt sharing the first n_keep tokens
+ * continues from there. n_keep > n_past is BLOOM_ERR_INVALID_ARGUMENT. Clears the stored logits. */
 BLOOM_API int32_t bloom_context_truncate(bloom_context * ctx, uint32_t n_keep);
+
+/* ---------------------------------------------------------------- many sequences in one context */
+
+/* Tokens to evaluate together, from any sequences of one context: token i of sequence seq_id[i] at position pos[i]
+ * (0-based within its sequence). The arrays have n_tokens entries and are borrowed for the call. For each sequence
+ * its tokens in the batch must continue it: the first at the sequence's bloom_context_seq_n_past, the next ones
+ * at consecutive positions. logits[i] asks for token i's logits row; logits NULL asks for the last token's only. */
+typedef struct bloom_batch {
+    size_t              n_tokens;
+    const bloom_token * tokens;
+    const int32_t *     pos;
+    const int32_t *     seq_id;
+    const bool *        logits;   /* may be NULL */
+} bloom_batch;
+
+/* Evaluates a batch in one graph, storing each token's keys and values in a free cell of the KV cache. Each
+ * token sees only cells of its own sequence at positions not after its own. Afterwards the logits of the tokens
+ * that asked for them are bloom_context_get_logits's rows, in batch order, and bloom_context_get_logits_ith's.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (no tokens, more than n_batch, a token id outside [0, n_vocab), a seq_id
+ * outside [0, n_seq_max), a position that does not continue its sequence; the message names the index),
+ * BLOOM_ERR_CONTEXT_FULL (fewer free cells than tokens), BLOOM_ERR_BUSY. On an error nothing is evaluated and no
+ * cell changes. */
+BLOOM_API int32_t bloom_context_decode_batch(bloom_context * ctx, const bloom_batch * batch);
+
+/* The logits row of token i of the last bloom_context_decode_batch (n_vocab floats), borrowed as
+ * bloom_context_get_logits's. BLOOM_ERR_INVALID_ARGUMENT when i is outside the batch or did not ask for logits. */
+BLOOM_API int32_t bloom_context_get_logits_ith(const float ** out_logits, const bloom_context * ctx, int32_t i);
+
+/* Removes the cells of sequence seq_id (-1: of every sequence) at positions in [p0, p1) (p1 < 0: to the end).
+ * A cell shared with another sequence stays for that one. Clears the stored logits.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (seq_id outside [-1, n_seq_max), p0 < 0), BLOOM_ERR_BUSY. */
+BLOOM_API int32_t bloom_context_seq_rm(bloom_context * ctx, int32_t seq_id, int32_t p0, int32_t p1);
+
+/* Makes the cells of sequence src at positions in [p0, p1) (p1 < 0: to the end) belong to dst as well, without
+ * copying them: a prompt evaluated once serves several sequences. dst's own cells are removed first, so dst
+ * becomes a copy of that part of src. Statuses: BLOOM_ERR_INVALID_ARGUMENT (an id outside [0, n_seq_max), src ==
+ * dst, p0 < 0), BLOOM_ERR_BUSY. */
+BLOOM_API int32_t bloom_context_seq_cp(bloom_context * ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1);
+
+/* Removes every cell that does not belong to seq_id. Statuses as bloom_context_seq_rm's (-1 is not allowed). */
+BLOOM_API int32_t bloom_context_seq_keep(bloom_context * ctx, int32_t seq_id);
+
+/* The next position of sequence seq_id: one past its highest cached position, 0 when it holds no cell; -1 for an
+ * id outside [0, n_seq_max). */
+BLOOM_API int32_t bloom_context_seq_n_past(const bloom_context * ctx, int32_t seq_id);
+
+/* Copies the token ids of sequence seq_id's cells, in position order, into tokens; *out_n: written or needed. */
+BLOOM_API int32_t bloom_context_seq_tokens(bloom_token * tokens, size_t capacity, size_t * out_n,
+                                           const bloom_context * ctx, int32_t seq_id);
+
+/* Cells of the KV cache in use (by any sequence), and free; used + free = n_ctx. Free cells that live
+ * generators have reserved for the rest of their prompts are counted as used. */
+BLOOM_API uint32_t bloom_context_cells_used(const bloom_context * ctx);
 
 /* ---------------------------------------------------------------- sampler */
 
 /* Applied in Hugging Face's order: repetition penalty, presence/frequency penalties, temperature,
  * top-k, top-p, min-p, then a draw (or argmax when temperature is 0). */
 typedef struct bloom_sampler_params {
+    uint32_t size;               /* sizeof(bloom_sampler_params), set by the default */
     uint64_t seed;               /* RNG seed (default 0x5EED) */
     float    temperature;        /* 0 = greedy (default 0) */
     int32_t  top_k;              /* keep the k most likely; 0 = off (default 0) */
@@ -366,9 +443,10 @@ typedef struct bloom_sampler_params {
 
 BLOOM_API bloom_sampler_params bloom_sampler_default_params(void);
 
-/* out: caller owns; free with bloom_sampler_free. The model must outlive it.
+/* params: NULL = the defaults (greedy). out: caller owns; free with bloom_sampler_free. The model must outlive it.
  * Statuses: BLOOM_ERR_INVALID_ARGUMENT naming the field (negative temperature, top_p outside (0,1], ...). */
-BLOOM_API int32_t bloom_sampler_init(bloom_sampler ** out, const bloom_model * model, bloom_sampler_params params);
+BLOOM_API int32_t bloom_sampler_init(bloom_sampler ** out, const bloom_model * model,
+                                     const bloom_sampler_params * params);
 BLOOM_API void    bloom_sampler_free(bloom_sampler * sampler);
 
 /* Records a token as seen (prompt or generated) for the penalties. */
@@ -380,6 +458,11 @@ BLOOM_API void bloom_sampler_reset(bloom_sampler * sampler);
 /* Picks the next token from the last logits row of ctx (it does not accept it).
  * BLOOM_ERR_INVALID_ARGUMENT when ctx has no logits. */
 BLOOM_API int32_t bloom_sampler_sample(bloom_token * out_token, bloom_sampler * sampler, const bloom_context * ctx);
+
+/* Picks the next token from the logits row of token i of the last bloom_context_decode_batch.
+ * BLOOM_ERR_INVALID_ARGUMENT when that token has no logits row. */
+BLOOM_API int32_t bloom_sampler_sample_ith(bloom_token * out_token, bloom_sampler * sampler, const bloom_context * ctx,
+                                           int32_t i);
 
 /* ---------------------------------------------------------------- generation */
 
@@ -398,13 +481,15 @@ typedef enum bloom_finish_reason {
 typedef bool (*bloom_token_callback)(bloom_token token, const char * text, size_t text_len, void * user_data);
 
 typedef struct bloom_generate_params {
+    uint32_t             size;          /* sizeof(bloom_generate_params), set by the default */
     int32_t              max_tokens;    /* most tokens to generate (default 128) */
     bool                 ignore_eos;    /* keep going past the end-of-sequence token (default false) */
     const char * const * stop;          /* stop strings (UTF-8, lengths in stop_lens); may be NULL */
     const size_t *       stop_lens;
     size_t               n_stop;
-    bloom_token_callback callback;      /* may be NULL */
+    bloom_token_callback callback;      /* may be NULL; bloom_generate only (a generator streams through steps) */
     void *               user_data;
+    int32_t              seq_id;        /* the sequence to generate in (default 0) */
 } bloom_generate_params;
 
 BLOOM_API bloom_generate_params bloom_generate_default_params(void);
@@ -418,16 +503,73 @@ typedef struct bloom_generate_result {
     double  decode_ms;       /* wall time generating, sampling included */
 } bloom_generate_result;
 
-/* Generates a continuation of prompt: reuses the longest cached prefix of prompt (truncating the rest of the
- * cache), evaluates the remaining prompt tokens, feeds the whole prompt to the sampler's penalties, then samples
+/* Generates a continuation of prompt in sequence params->seq_id: reuses the longest cached prefix of prompt in that
+ * sequence (removing the rest of its cells), evaluates the remaining prompt tokens, feeds the whole prompt to the sampler's penalties, then samples
  * and evaluates token by token, streaming through params.callback, until a finish reason applies. Like Hugging
  * Face's generate(), the end-of-sequence token counts as generated (and reaches the callback, with no text).
  * Stop strings are matched on the decoded text; the text before the stop string is delivered, the rest dropped.
- * The sampler is not reset.
+ * The sampler is not reset. It is a loop over a bloom_generator: the two give the same tokens and text.
+ * params: NULL = the defaults.
  * Statuses: BLOOM_ERR_CONTEXT_FULL when the prompt alone does not fit, BLOOM_ERR_INVALID_ARGUMENT (empty prompt,
  * bad token id, negative max_tokens), BLOOM_ERR_BUSY. A cancelled run is BLOOM_OK with finish reason CANCELLED. */
 BLOOM_API int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, bloom_sampler * sampler,
                                  const bloom_token * prompt, size_t n_prompt, const bloom_generate_params * params);
+
+/* A generator: bloom_generate's loop one step at a time, for one sequence of a context. Each step evaluates what
+ * the sequence still needs (a piece of its prompt, or its last token), samples, and reports one event: the
+ * token, the text it completes after incremental UTF-8 decoding and stop-string holdback, and, on the step that
+ * ends the generation, the finish reason and whatever text was still held back. bloom_context_step advances many
+ * generators of one context in one decode.
+ * An event's text and tail are borrowed until the generator's next step or free. */
+typedef struct bloom_generator bloom_generator;
+
+typedef struct bloom_generator_event {
+    bloom_token  token;          /* the sampled token; -1 when this step sampled none (the prompt is still being
+                                    evaluated, or the generation ended without a token: context full) */
+    const char * text;           /* what token completes (never a split character; may be empty; the
+                                    end-of-sequence token has none) */
+    size_t       text_len;
+    const char * tail;           /* on the last event: text held back until the end (the start of a stop string that
+                                    never completed, an unfinished UTF-8 sequence as U+FFFD); else empty */
+    size_t       tail_len;
+    int32_t      finish_reason;  /* a bloom_finish_reason on the event that ends the generation, -1 before */
+} bloom_generator_event;
+
+/* Starts a generation of prompt in sequence params->seq_id of ctx, with sampler (borrowed: it must outlive the
+ * generator; it is not reset, and the prompt is fed to its penalties here). The longest prefix of the prompt
+ * already cached in that sequence is reused (its other cells are removed), always leaving the last prompt token to
+ * evaluate; the free cells for the rest of the prompt are reserved now, so a started generation never waits for
+ * cells for its prompt. Nothing is evaluated yet: the steps do that.
+ * params: NULL = the defaults; its callback is not used. out: caller owns; free with bloom_generator_free before
+ * ctx. Statuses: BLOOM_ERR_INVALID_ARGUMENT (empty prompt, bad token id, negative max_tokens, seq_id outside
+ * [0, n_seq_max) or already used by a live generator), BLOOM_ERR_CONTEXT_FULL (the prompt does not fit in the
+ * context, or not in its free cells now: retry when other sequences have finished), BLOOM_ERR_BUSY. */
+BLOOM_API int32_t bloom_generator_init(bloom_generator ** out, bloom_context * ctx, bloom_sampler * sampler,
+                                       const bloom_token * prompt, size_t n_prompt,
+                                       const bloom_generate_params * params);
+
+/* Frees a generator (cancelling it, if it has not finished) and its reservation. Its sequence's cells stay in the
+ * cache (bloom_context_seq_rm frees them). */
+BLOOM_API void bloom_generator_free(bloom_generator * generator);
+
+/* One step of one generator: evaluates its whole remaining prompt (in chunks of n_batch) on its first step, or its
+ * last token, then samples. A finished generator reports its finish reason again with no token.
+ * Statuses: BLOOM_ERR_BUSY, BLOOM_ERR_INTERNAL; errors of the decode. */
+BLOOM_API int32_t bloom_generator_step(bloom_generator_event * out_event, bloom_generator * generator);
+
+/* One step of n generators of ctx in one decode: every running one contributes its last token, then pieces of
+ * unevaluated prompts fill the batch up to n_batch tokens (so a long prompt is evaluated over several steps,
+ * between the others' tokens). out_events[i] is generator i's event: a generator whose prompt is not finished
+ * yet reports token -1 and finish reason -1; a finished one its finish reason again.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (a NULL generator, one of another context, the same one twice),
+ * BLOOM_ERR_BUSY; errors of the decode, after which the generators are unchanged. */
+BLOOM_API int32_t bloom_context_step(bloom_generator_event * out_events, bloom_context * ctx,
+                                     bloom_generator * const * generators, size_t n);
+
+/* The generator's figures so far (final once it has finished): prompt and reused tokens, tokens generated, finish
+ * reason (-1 while running), and the wall time of the steps it took part in, while evaluating its prompt
+ * (prefill_ms) and after (decode_ms). */
+BLOOM_API int32_t bloom_generator_get_result(bloom_generate_result * out_result, const bloom_generator * generator);
 
 /* ---------------------------------------------------------------- conversion */
 
@@ -461,6 +603,7 @@ BLOOM_API const char * bloom_ftype_name(int32_t ftype);
 BLOOM_API int32_t bloom_ftype_from_name(int32_t * out_ftype, const char * name, size_t name_len);
 
 typedef struct bloom_convert_params {
+    uint32_t                size;                /* sizeof(bloom_convert_params), set by the default */
     int32_t                 ftype;               /* a bloom_ftype (default BLOOM_FTYPE_F16) */
     int32_t                 n_threads;           /* threads for quantizing (default 0 = number of cores) */
     bloom_progress_callback progress_callback;   /* may be NULL; return false to cancel */
@@ -476,7 +619,7 @@ BLOOM_API bloom_convert_params bloom_convert_default_params(void);
  * Statuses: BLOOM_ERR_IO, BLOOM_ERR_FORMAT, BLOOM_ERR_UNSUPPORTED, BLOOM_ERR_INVALID_ARGUMENT (ftype),
  * BLOOM_ERR_CANCELLED, BLOOM_ERR_OUT_OF_MEMORY. */
 BLOOM_API int32_t bloom_convert(const char * in_path, size_t in_path_len, const char * out_path, size_t out_path_len,
-                                bloom_convert_params params);
+                                const bloom_convert_params * params);
 
 #ifdef __cplusplus
 }

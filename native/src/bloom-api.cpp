@@ -26,6 +26,7 @@ struct bloom_model       { std::unique_ptr<bloom::model> impl; };
 struct bloom_context     { std::unique_ptr<bloom::context> impl; };
 struct bloom_sampler     { std::unique_ptr<bloom::sampler> impl; };
 struct bloom_detokenizer { std::unique_ptr<bloom::detokenizer> impl; };
+struct bloom_generator   { std::unique_ptr<bloom::generator> impl; };
 
 namespace {
 
@@ -56,6 +57,24 @@ void require(const T * p, const char * what) {
     if (!p) {
         bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "%s is NULL", what);
     }
+}
+
+// A caller's params struct over the defaults: NULL is the defaults; a size between the first sized version (ABI 7,
+// min_size) and this library's sizeof is a caller built against that version, whose missing fields keep their
+// defaults.
+template <typename P>
+P resolve_params(const P * params, P defaults, const char * name, size_t min_size = sizeof(P)) {
+    if (!params) {
+        return defaults;
+    }
+    if (params->size < min_size || params->size > sizeof(P)) {
+        bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "%s.size is %u, but this library takes %zu to %zu: fill the struct "
+                    "with %s_default_params(), which sets it", name, params->size, min_size, sizeof(P), name);
+    }
+    P out = defaults;
+    std::memcpy(static_cast<void *>(&out), params, params->size);
+    out.size = uint32_t(sizeof(P));
+    return out;
 }
 
 // Copies bytes into a caller buffer, or reports the size needed.
@@ -238,6 +257,7 @@ int32_t bloom_bench_copy(double * out_seconds, int32_t device, int64_t n_bytes, 
 
 bloom_model_params bloom_model_default_params(void) {
     bloom_model_params p = {};
+    p.size         = sizeof(p);
     p.n_gpu_layers = -1;
     p.main_gpu     = 0;
     p.split_mode   = BLOOM_SPLIT_NONE;
@@ -246,10 +266,12 @@ bloom_model_params bloom_model_default_params(void) {
     return p;
 }
 
-int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t path_len, bloom_model_params params) {
+int32_t bloom_model_load(bloom_model ** out_model, const char * path, size_t path_len,
+                         const bloom_model_params * params_in) {
     return guarded([&] {
         require(out_model, "out_model");
         require(path, "path");
+        const bloom_model_params params = resolve_params(params_in, bloom_model_default_params(), "bloom_model");
         std::string dir(path, path_len);
         if (dir.empty()) {
             bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "the model path is empty");
@@ -381,6 +403,8 @@ int32_t bloom_detokenizer_flush(char * buf, size_t capacity, size_t * out_len, b
 
 bloom_context_params bloom_context_default_params(void) {
     bloom_context_params p = {};
+    p.size      = sizeof(p);
+    p.n_seq_max = 1;
     p.n_ctx     = 2048;
     p.n_batch   = 512;
     p.n_threads  = 0;
@@ -389,11 +413,12 @@ bloom_context_params bloom_context_default_params(void) {
     return p;
 }
 
-int32_t bloom_context_init(bloom_context ** out, bloom_model * model, bloom_context_params params) {
+int32_t bloom_context_init(bloom_context ** out, bloom_model * model, const bloom_context_params * params) {
     return guarded([&] {
         require(out, "out");
         require(model, "model");
-        *out = new bloom_context{std::make_unique<bloom::context>(*model->impl, params)};
+        const bloom_context_params p = resolve_params(params, bloom_context_default_params(), "bloom_context");
+        *out = new bloom_context{std::make_unique<bloom::context>(*model->impl, p)};
     });
 }
 
@@ -454,8 +479,19 @@ int32_t bloom_context_token_logprobs(float * out_logprobs, const bloom_context *
 uint32_t bloom_context_n_past(const bloom_context * ctx) { return ctx ? ctx->impl->n_past() : 0; }
 uint32_t bloom_context_n_ctx(const bloom_context * ctx) { return ctx ? ctx->impl->n_ctx() : 0; }
 
-bloom_context_params bloom_context_get_params(const bloom_context * ctx) {
-    return ctx ? ctx->impl->params() : bloom_context_params{};
+int32_t bloom_context_get_params(bloom_context_params * out_params, const bloom_context * ctx) {
+    return guarded([&] {
+        require(out_params, "out_params");
+        require(ctx, "ctx");
+        const bloom_context_params & p = ctx->impl->params();
+        if (out_params->size < sizeof(uint32_t) || out_params->size > sizeof(p)) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "out_params->size is %u: set it with "
+                        "bloom_context_default_params()", out_params->size);
+        }
+        const uint32_t size = out_params->size;
+        std::memcpy(static_cast<void *>(out_params), &p, size);
+        out_params->size = size;
+    });
 }
 
 int32_t bloom_context_get_tokens(bloom_token * tokens, size_t capacity, size_t * out_n, const bloom_context * ctx) {
@@ -473,10 +509,79 @@ int32_t bloom_context_truncate(bloom_context * ctx, uint32_t n_keep) {
     });
 }
 
+// ---------------------------------------------------------------- many sequences
+
+int32_t bloom_context_decode_batch(bloom_context * ctx, const bloom_batch * batch) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        require(batch, "batch");
+        bloom::context::guard g(*ctx->impl);
+        ctx->impl->decode_batch(*batch);
+    });
+}
+
+int32_t bloom_context_get_logits_ith(const float ** out_logits, const bloom_context * ctx, int32_t i) {
+    return guarded([&] {
+        require(out_logits, "out_logits");
+        require(ctx, "ctx");
+        const float * row = ctx->impl->logits_ith(i);
+        if (!row) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "token %d of the last batch has no logits row (outside the batch, "
+                        "not asked for, or cleared since)", i);
+        }
+        *out_logits = row;
+    });
+}
+
+int32_t bloom_context_seq_rm(bloom_context * ctx, int32_t seq_id, int32_t p0, int32_t p1) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        bloom::context::guard g(*ctx->impl);
+        ctx->impl->seq_rm(seq_id, p0, p1);
+    });
+}
+
+int32_t bloom_context_seq_cp(bloom_context * ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        bloom::context::guard g(*ctx->impl);
+        ctx->impl->seq_cp(src, dst, p0, p1);
+    });
+}
+
+int32_t bloom_context_seq_keep(bloom_context * ctx, int32_t seq_id) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        bloom::context::guard g(*ctx->impl);
+        ctx->impl->seq_keep(seq_id);
+    });
+}
+
+int32_t bloom_context_seq_n_past(const bloom_context * ctx, int32_t seq_id) {
+    if (!ctx || seq_id < 0 || uint32_t(seq_id) >= ctx->impl->n_seq_max()) {
+        return -1;
+    }
+    return ctx->impl->seq_n_past(seq_id);
+}
+
+int32_t bloom_context_seq_tokens(bloom_token * tokens, size_t capacity, size_t * out_n, const bloom_context * ctx,
+                                 int32_t seq_id) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        ctx->impl->check_seq(seq_id, "seq_id");
+        copy_out(tokens, capacity, out_n, ctx->impl->seq_tokens(seq_id));
+    });
+}
+
+uint32_t bloom_context_cells_used(const bloom_context * ctx) {
+    return ctx ? ctx->impl->n_ctx() - ctx->impl->cells_available() : 0;
+}
+
 // ---------------------------------------------------------------- sampler
 
 bloom_sampler_params bloom_sampler_default_params(void) {
     bloom_sampler_params p = {};
+    p.size               = sizeof(p);
     p.seed               = 0x5EED;
     p.temperature        = 0.0f;
     p.top_k              = 0;
@@ -489,11 +594,12 @@ bloom_sampler_params bloom_sampler_default_params(void) {
     return p;
 }
 
-int32_t bloom_sampler_init(bloom_sampler ** out, const bloom_model * model, bloom_sampler_params params) {
+int32_t bloom_sampler_init(bloom_sampler ** out, const bloom_model * model, const bloom_sampler_params * params) {
     return guarded([&] {
         require(out, "out");
         require(model, "model");
-        *out = new bloom_sampler{std::make_unique<bloom::sampler>(model->impl->hp.n_vocab, params)};
+        const bloom_sampler_params p = resolve_params(params, bloom_sampler_default_params(), "bloom_sampler");
+        *out = new bloom_sampler{std::make_unique<bloom::sampler>(model->impl->hp.n_vocab, p)};
     });
 }
 
@@ -525,11 +631,26 @@ int32_t bloom_sampler_sample(bloom_token * out_token, bloom_sampler * sampler, c
     });
 }
 
+int32_t bloom_sampler_sample_ith(bloom_token * out_token, bloom_sampler * sampler, const bloom_context * ctx, int32_t i) {
+    return guarded([&] {
+        require(out_token, "out_token");
+        require(sampler, "sampler");
+        require(ctx, "ctx");
+        const float * logits = ctx->impl->logits_ith(i);
+        if (!logits) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "token %d of the last batch has no logits row to sample from", i);
+        }
+        *out_token = sampler->impl->sample(logits);
+    });
+}
+
 // ---------------------------------------------------------------- generation
 
 bloom_generate_params bloom_generate_default_params(void) {
     bloom_generate_params p = {};
+    p.size       = sizeof(p);
     p.max_tokens = 128;
+    p.seq_id     = 0;
     return p;
 }
 
@@ -539,9 +660,65 @@ int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, 
         require(out_result, "out_result");
         require(ctx, "ctx");
         require(sampler, "sampler");
-        require(params, "params");
+        const bloom_generate_params p = resolve_params(params, bloom_generate_default_params(), "bloom_generate");
         bloom::context::guard g(*ctx->impl);
-        *out_result = bloom::generate(*ctx->impl, *sampler->impl, prompt, n_prompt, *params);
+        *out_result = bloom::generate(*ctx->impl, *sampler->impl, prompt, n_prompt, p);
+    });
+}
+
+int32_t bloom_generator_init(bloom_generator ** out, bloom_context * ctx, bloom_sampler * sampler,
+                             const bloom_token * prompt, size_t n_prompt, const bloom_generate_params * params) {
+    return guarded([&] {
+        require(out, "out");
+        require(ctx, "ctx");
+        require(sampler, "sampler");
+        const bloom_generate_params p = resolve_params(params, bloom_generate_default_params(), "bloom_generate");
+        bloom::context::guard g(*ctx->impl);
+        *out = new bloom_generator{std::make_unique<bloom::generator>(*ctx->impl, *sampler->impl, prompt, n_prompt, p)};
+    });
+}
+
+void bloom_generator_free(bloom_generator * generator) { delete generator; }
+
+int32_t bloom_generator_step(bloom_generator_event * out_event, bloom_generator * generator) {
+    return guarded([&] {
+        require(out_event, "out_event");
+        require(generator, "generator");
+        bloom::context::guard g(generator->impl->ctx());
+        generator->impl->step_one();
+        *out_event = generator->impl->event();
+    });
+}
+
+int32_t bloom_context_step(bloom_generator_event * out_events, bloom_context * ctx,
+                           bloom_generator * const * generators, size_t n) {
+    return guarded([&] {
+        require(ctx, "ctx");
+        if (n == 0) {
+            return;
+        }
+        require(out_events, "out_events");
+        require(generators, "generators");
+        std::vector<bloom::generator *> gens(n);
+        for (size_t i = 0; i < n; ++i) {
+            if (!generators[i]) {
+                bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "generator %zu is NULL", i);
+            }
+            gens[i] = generators[i]->impl.get();
+        }
+        bloom::context::guard g(*ctx->impl);
+        bloom::generator::step(*ctx->impl, gens.data(), n);
+        for (size_t i = 0; i < n; ++i) {
+            out_events[i] = gens[i]->event();
+        }
+    });
+}
+
+int32_t bloom_generator_get_result(bloom_generate_result * out_result, const bloom_generator * generator) {
+    return guarded([&] {
+        require(out_result, "out_result");
+        require(generator, "generator");
+        *out_result = generator->impl->result();
     });
 }
 
@@ -549,14 +726,16 @@ int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, 
 
 bloom_convert_params bloom_convert_default_params(void) {
     bloom_convert_params p = {};
+    p.size      = sizeof(p);
     p.ftype     = BLOOM_FTYPE_F16;
     p.n_threads = 0;
     return p;
 }
 
 int32_t bloom_convert(const char * in_path, size_t in_path_len, const char * out_path, size_t out_path_len,
-                      bloom_convert_params params) {
+                      const bloom_convert_params * params_in) {
     return guarded([&] {
+        const bloom_convert_params params = resolve_params(params_in, bloom_convert_default_params(), "bloom_convert");
         require(in_path, "in_path");
         require(out_path, "out_path");
         std::string in(in_path, in_path_len), out(out_path, out_path_len);

@@ -72,6 +72,12 @@ void context::init() {
     if (params_.n_threads == 0) {
         params_.n_threads = int32_t(std::max(1u, std::thread::hardware_concurrency()));
     }
+    if (params_.n_seq_max < 1 || params_.n_seq_max > BLOOM_MAX_SEQ) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "n_seq_max must be in [1, %d], not %u", BLOOM_MAX_SEQ, params_.n_seq_max);
+    }
+    cells_.assign(params_.n_ctx, kv_cell{});
+    seq_next_.assign(params_.n_seq_max, 0);
+    claimed_.assign(params_.n_seq_max, false);
 
     backend_ = ggml_backend_cpu_init();
     if (!backend_) {
@@ -184,16 +190,16 @@ void context::init() {
     ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
     ggml_context * ctx0 = ggml_init(gp);
     graph_io io;
-    const int n_tok = int(params_.n_batch);
-    ggml_cgraph * gf = build_graph(ctx0, m, kv_, io, n_tok, int(params_.n_ctx) - n_tok, false);
+    const graph_shape worst = { int(params_.n_batch), kv_.n_kv(int(params_.n_ctx)), 1, -1 };
+    ggml_cgraph * gf = build_graph(ctx0, m, kv_, io, worst);
     const bool ok = ggml_backend_sched_reserve(sched_, gf);
     ggml_free(ctx0);
     if (!ok) {
         fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot reserve compute buffers for n_batch %u, n_ctx %u", params_.n_batch,
              params_.n_ctx);
     }
-    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, %d threads, KV cache %s %.1f MiB%s, flash attention %s",
-                   params_.n_ctx, params_.n_batch, params_.n_threads, ggml_type_name(kv_type),
+    BLOOM_LOG_INFO("context: n_ctx %u, n_batch %u, n_seq_max %u, %d threads, KV cache %s %.1f MiB%s, flash attention %s",
+                   params_.n_ctx, params_.n_batch, params_.n_seq_max, params_.n_threads, ggml_type_name(kv_type),
                    layer_mib * hp.n_layer, placed.c_str(), kv_.flash_attn ? "on" : "off");
 }
 
@@ -226,6 +232,20 @@ const float * context::last_logits() const {
     return logits_.data() + (n_logit_rows_ - 1) * size_t(model_.hp.n_vocab);
 }
 
+const float * context::logits_ith(int32_t i) const {
+    if (i < 0 || size_t(i) >= out_row_.size() || out_row_[size_t(i)] < 0 || n_logit_rows_ == 0) {
+        return nullptr;
+    }
+    return logits_.data() + size_t(out_row_[size_t(i)]) * size_t(model_.hp.n_vocab);
+}
+
+void context::check_seq(int32_t seq, const char * what) const {
+    if (seq < 0 || uint32_t(seq) >= params_.n_seq_max) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "%s %d is out of range [0, %u) (the context's n_seq_max)", what, seq,
+             params_.n_seq_max);
+    }
+}
+
 void context::decode(const int32_t * tokens, size_t n_tokens, bool all_logits) {
     const int32_t n_vocab = model_.hp.n_vocab;
     if (n_tokens == 0) {
@@ -239,86 +259,202 @@ void context::decode(const int32_t * tokens, size_t n_tokens, bool all_logits) {
             fail(BLOOM_ERR_INVALID_ARGUMENT, "token id %d at index %zu is out of range [0, %d)", tokens[i], i, n_vocab);
         }
     }
-    if (n_tokens > size_t(params_.n_ctx) - tokens_.size()) {
-        fail(BLOOM_ERR_CONTEXT_FULL, "%zu tokens do not fit: the context holds %u and %zu are in use", n_tokens,
-             params_.n_ctx, tokens_.size());
+    if (n_tokens > cells_available()) {
+        fail(BLOOM_ERR_CONTEXT_FULL, "%zu tokens do not fit: the context holds %u and %u are in use%s", n_tokens,
+             params_.n_ctx, params_.n_ctx - cells_available(), reserved_ ? " or reserved" : "");
     }
+    // Chunk by chunk; the logits of every chunk's rows (all_logits) or of the last token are gathered in logits_.
     const size_t rows = all_logits ? n_tokens : 1;
-    logits_.resize(rows * size_t(n_vocab));
-    n_logit_rows_ = 0;
+    std::vector<float> gathered(rows * size_t(n_vocab));
+    std::vector<int32_t> pos, seq(params_.n_batch, 0);
+    std::vector<char> want(params_.n_batch);
+    clear_logits();
     for (size_t done = 0; done < n_tokens;) {
         const int n = int(std::min(size_t(params_.n_batch), n_tokens - done));
         const bool last = done + size_t(n) == n_tokens;
-        float * out = all_logits ? logits_.data() + done * size_t(n_vocab) : (last ? logits_.data() : nullptr);
-        eval_chunk(tokens + done, n, all_logits, out);
+        pos.resize(size_t(n));
+        for (int t = 0; t < n; ++t) {
+            pos[size_t(t)] = seq_next_[0] + t;
+            want[size_t(t)] = all_logits || (last && t == n - 1);
+        }
+        const batch_view b = { tokens + done, pos.data(), seq.data(), reinterpret_cast<const bool *>(want.data()), n };
+        eval(b, 0);
+        const size_t row0 = all_logits ? done : 0;
+        if (all_logits || last) {
+            std::copy(logits_.begin(), logits_.begin() + ptrdiff_t(n_logit_rows_ * size_t(n_vocab)),
+                      gathered.begin() + ptrdiff_t(row0 * size_t(n_vocab)));
+        }
         done += size_t(n);
     }
+    logits_.swap(gathered);
     n_logit_rows_ = rows;
+    out_row_.clear();  // rows of several chunks: bloom_context_get_logits only
 }
 
-void context::eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out) {
-    const int n_past = int(tokens_.size());
-    const int n_kv   = kv_.n_kv(n_past + n_tokens);
-
-    // The previous graph serves again when it has the same shape: token after token, a decode graph stays the same
-    // while n_kv does (256 positions), as in llama.cpp. Skipping the build and the scheduler's split and allocation
-    // saves ~4 M instructions of host time per token for 24 layers (callgrind, bloom-560m), which a GPU, whose
-    // decode step is short, cannot hide. Without flash attention a batch of several tokens writes V through a view
-    // at n_past, which the key then includes.
-    const bool holds_n_past = !kv_.flash_attn && n_tokens > 1;
-    const graph_key key = { n_tokens, n_kv, all_logits, holds_n_past ? n_past : -1 };
-    if (!graph_ || !(key == graph_key_)) {
-        forget_graph();
-        ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
-        graph_ctx_ = ggml_init(gp);
-        ggml_cgraph * gf = build_graph(graph_ctx_, model_, kv_, graph_io_, n_tokens, n_past, all_logits);
-        ggml_backend_sched_reset(sched_);
-        if (!ggml_backend_sched_alloc_graph(sched_, gf)) {
-            forget_graph();
-            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the compute graph for %d tokens", n_tokens);
-        }
-        graph_ = gf;
-        graph_key_ = key;
-        ++n_graph_builds_;
+void context::decode_batch(const bloom_batch & b) {
+    const int32_t n_vocab = model_.hp.n_vocab;
+    if (b.n_tokens == 0) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "the batch is empty");
     }
-    const graph_io & io = graph_io_;
+    if (b.n_tokens > params_.n_batch) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "the batch has %zu tokens, more than the context's n_batch %u", b.n_tokens,
+             params_.n_batch);
+    }
+    if (!b.tokens || !b.pos || !b.seq_id) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "the batch's %s array is NULL", !b.tokens ? "tokens" : !b.pos ? "pos" : "seq_id");
+    }
+    std::vector<int32_t> next(seq_next_);
+    for (size_t i = 0; i < b.n_tokens; ++i) {
+        if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "token id %d at batch index %zu is out of range [0, %d)", b.tokens[i], i,
+                 n_vocab);
+        }
+        const int32_t s = b.seq_id[i];
+        if (s < 0 || uint32_t(s) >= params_.n_seq_max) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "seq_id %d at batch index %zu is out of range [0, %u) (n_seq_max)", s, i,
+                 params_.n_seq_max);
+        }
+        if (b.pos[i] != next[size_t(s)]) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "position %d at batch index %zu does not continue sequence %d: its next "
+                 "position is %d (positions %s)", b.pos[i], i, s, next[size_t(s)],
+                 b.pos[i] > next[size_t(s)] ? "may not skip" : "may not go back; remove cells with seq_rm first");
+        }
+        ++next[size_t(s)];
+    }
+    if (b.n_tokens > cells_available()) {
+        fail(BLOOM_ERR_CONTEXT_FULL, "the batch's %zu tokens do not fit: %u of the context's %u cells are free%s",
+             b.n_tokens, cells_available(), params_.n_ctx, reserved_ ? " and not reserved by generators" : "");
+    }
+    std::vector<char> want(b.n_tokens, 0);
+    for (size_t i = 0; i < b.n_tokens; ++i) {
+        want[i] = b.logits ? b.logits[i] : i + 1 == b.n_tokens;
+    }
+    clear_logits();
+    eval({ b.tokens, b.pos, b.seq_id, reinterpret_cast<const bool *>(want.data()), int(b.n_tokens) }, 0);
+}
 
-    ggml_backend_tensor_set(io.tokens, tokens, 0, size_t(n_tokens) * sizeof(int32_t));
+void context::eval(const batch_view & b, uint32_t n_reserved) {
+    const int n_tokens = b.n;
+    const int64_t n_vocab = model_.hp.n_vocab;
+    clear_logits();
+    if (uint32_t(n_tokens) > cells_available() + std::min(n_reserved, reserved_)) {
+        fail(BLOOM_ERR_CONTEXT_FULL, "%d tokens do not fit in the %u free cells", n_tokens, cells_available());
+    }
+
+    // Place the tokens in the lowest free cells, so the cells in use stay packed at the front and attention reads
+    // few masked ones. The placement is undone if the evaluation fails.
     kv_rows_.resize(size_t(n_tokens));
-    for (int t = 0; t < n_tokens; ++t) kv_rows_[size_t(t)] = n_past + t;
-    ggml_backend_tensor_set(io.kv_rows, kv_rows_.data(), 0, kv_rows_.size() * sizeof(int64_t));
-    if (io.v_elems) {
-        const int64_t E = model_.hp.n_embd, n_alloc = int64_t(kv_.n_ctx);
-        v_elems_.resize(size_t(E));
-        for (int64_t e = 0; e < E; ++e) v_elems_[size_t(e)] = e * n_alloc + n_past;
-        ggml_backend_tensor_set(io.v_elems, v_elems_.data(), 0, v_elems_.size() * sizeof(int64_t));
+    int cell_end = 0;  // one past the highest cell in use after placement
+    for (int t = 0, c = 0; t < n_tokens; ++t, ++c) {
+        while (!cells_[size_t(c)].is_free()) ++c;
+        kv_rows_[size_t(t)] = c;
     }
-    // ALiBi bias source: -(distance) for visible keys; ggml scales it by each head's slope.
-    mask_.resize(size_t(n_kv) * size_t(n_tokens));
     for (int t = 0; t < n_tokens; ++t) {
-        const int pos = n_past + t;
-        float * row = mask_.data() + size_t(t) * size_t(n_kv);
-        for (int j = 0; j < n_kv; ++j) {
-            row[j] = j <= pos ? -float(pos - j) : -INFINITY;
-        }
+        kv_cell & cell = cells_[size_t(kv_rows_[size_t(t)])];
+        cell.pos = b.pos[t];
+        cell.token = b.tokens[t];
+        cell.seq.set(size_t(b.seq[t]));
     }
-    if (io.mask->type == GGML_TYPE_F16) {
-        mask_f16_.resize(mask_.size());
-        ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
-        ggml_backend_tensor_set(io.mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
-    } else {
-        ggml_backend_tensor_set(io.mask, mask_.data(), 0, mask_.size() * sizeof(float));
+    for (size_t c = cells_.size(); c > 0; --c) {
+        if (!cells_[c - 1].is_free()) { cell_end = int(c); break; }
     }
+    auto undo = [&] {
+        for (int t = 0; t < n_tokens; ++t) cells_[size_t(kv_rows_[size_t(t)])] = kv_cell{};
+    };
 
-    const ggml_status st = ggml_backend_sched_graph_compute(sched_, graph_);
-    if (st != GGML_STATUS_SUCCESS) {
-        forget_graph();
-        fail(BLOOM_ERR_INTERNAL, "graph computation failed with ggml status %d", int(st));
+    out_ids_.clear();
+    for (int t = 0; t < n_tokens; ++t) {
+        if (b.want[t]) out_ids_.push_back(t);
     }
-    if (logits_out) {
-        ggml_backend_tensor_get(io.logits, logits_out, 0, ggml_nbytes(io.logits));
+    // A graph needs an output: when no token asked for logits, the last one's are computed and dropped (a prompt's
+    // chunk before its last then has the last chunk's shape, and its graph serves both).
+    const bool discard = out_ids_.empty();
+    if (discard) out_ids_.push_back(n_tokens - 1);
+    const int n_outputs = int(out_ids_.size());
+    bool contiguous = true;
+    for (int t = 1; t < n_tokens; ++t) contiguous = contiguous && kv_rows_[size_t(t)] == kv_rows_[0] + t;
+    // Without flash attention V is written through a view when the cells are a run (a prompt), else value by value;
+    // a single token goes value by value too, so the decode graph does not hold its cell and serves again.
+    const int v_cell0 = !kv_.flash_attn && n_tokens > 1 && contiguous ? int(kv_rows_[0]) : -1;
+    const graph_shape shape = { n_tokens, kv_.n_kv(cell_end), n_outputs, kv_.flash_attn ? -1 : v_cell0 };
+
+    try {
+        // The previous graph serves again when it has the same shape: token after token, a decode graph stays the
+        // same while n_kv does (256 cells), as in llama.cpp. Skipping the build and the scheduler's split and
+        // allocation saves ~4 M instructions of host time per token for 24 layers (callgrind, bloom-560m), which a
+        // GPU, whose decode step is short, cannot hide.
+        if (!graph_ || !(shape == graph_shape_)) {
+            forget_graph();
+            ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
+            graph_ctx_ = ggml_init(gp);
+            ggml_cgraph * gf = build_graph(graph_ctx_, model_, kv_, graph_io_, shape);
+            ggml_backend_sched_reset(sched_);
+            if (!ggml_backend_sched_alloc_graph(sched_, gf)) {
+                forget_graph();
+                fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the compute graph for %d tokens", n_tokens);
+            }
+            graph_ = gf;
+            graph_shape_ = shape;
+            ++n_graph_builds_;
+        }
+        const graph_io & io = graph_io_;
+
+        ggml_backend_tensor_set(io.tokens, b.tokens, 0, size_t(n_tokens) * sizeof(int32_t));
+        ggml_backend_tensor_set(io.kv_rows, kv_rows_.data(), 0, kv_rows_.size() * sizeof(int64_t));
+        if (io.v_elems) {
+            const int64_t E = model_.hp.n_embd, n_alloc = int64_t(kv_.n_ctx);
+            v_elems_.resize(size_t(E * n_tokens));
+            for (int t = 0; t < n_tokens; ++t) {
+                for (int64_t e = 0; e < E; ++e) v_elems_[size_t(e + E * t)] = e * n_alloc + kv_rows_[size_t(t)];
+            }
+            ggml_backend_tensor_set(io.v_elems, v_elems_.data(), 0, v_elems_.size() * sizeof(int64_t));
+        }
+        if (io.out_ids) {
+            ggml_backend_tensor_set(io.out_ids, out_ids_.data(), 0, out_ids_.size() * sizeof(int32_t));
+        }
+        // ALiBi bias source: -(distance within the query's sequence) for its visible cells; ggml scales it by each
+        // head's slope. Cells of other sequences, later positions and free cells are -inf.
+        const int n_kv = shape.n_kv;
+        mask_.resize(size_t(n_kv) * size_t(n_tokens));
+        for (int t = 0; t < n_tokens; ++t) {
+            const int32_t pos = b.pos[t];
+            const size_t  s   = size_t(b.seq[t]);
+            float * row = mask_.data() + size_t(t) * size_t(n_kv);
+            for (int j = 0; j < n_kv; ++j) {
+                const kv_cell & c = cells_[size_t(j)];
+                row[j] = !c.is_free() && c.pos <= pos && c.seq.test(s) ? -float(pos - c.pos) : -INFINITY;
+            }
+        }
+        if (io.mask->type == GGML_TYPE_F16) {
+            mask_f16_.resize(mask_.size());
+            ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
+            ggml_backend_tensor_set(io.mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
+        } else {
+            ggml_backend_tensor_set(io.mask, mask_.data(), 0, mask_.size() * sizeof(float));
+        }
+
+        const ggml_status st = ggml_backend_sched_graph_compute(sched_, graph_);
+        if (st != GGML_STATUS_SUCCESS) {
+            forget_graph();
+            fail(BLOOM_ERR_INTERNAL, "graph computation failed with ggml status %d", int(st));
+        }
+        logits_.resize(size_t(n_outputs) * size_t(n_vocab));
+        ggml_backend_tensor_get(io.logits, logits_.data(), 0, logits_.size() * sizeof(float));
+    } catch (...) {
+        undo();
+        throw;
     }
-    tokens_.insert(tokens_.end(), tokens, tokens + n_tokens);
+    n_used_ += uint32_t(n_tokens);
+    unreserve(n_reserved);
+    for (int t = 0; t < n_tokens; ++t) {
+        int32_t & next = seq_next_[size_t(b.seq[t])];
+        next = std::max(next, b.pos[t] + 1);
+    }
+    out_row_.assign(size_t(n_tokens), -1);
+    if (!discard) {
+        n_logit_rows_ = size_t(n_outputs);
+        for (int r = 0; r < n_outputs; ++r) out_row_[size_t(out_ids_[size_t(r)])] = r;
+    }
 }
 
 void context::forget_graph() {
@@ -328,13 +464,97 @@ void context::forget_graph() {
     graph_io_ = {};
 }
 
-void context::truncate(uint32_t n_keep) {
-    if (n_keep > tokens_.size()) {
-        fail(BLOOM_ERR_INVALID_ARGUMENT, "cannot keep %u tokens: only %zu are cached", n_keep, tokens_.size());
+void context::free_cell(kv_cell & c) {
+    c = kv_cell{};
+    --n_used_;
+}
+
+void context::recompute_seq_next() {
+    std::fill(seq_next_.begin(), seq_next_.end(), 0);
+    for (const kv_cell & c : cells_) {
+        if (c.is_free()) continue;
+        for (size_t s = 0; s < seq_next_.size(); ++s) {
+            if (c.seq.test(s)) seq_next_[s] = std::max(seq_next_[s], c.pos + 1);
+        }
     }
-    // Entries past n_keep are simply overwritten by later decodes; the mask never lets a query see them.
-    tokens_.resize(n_keep);
-    n_logit_rows_ = 0;
+}
+
+void context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
+    if (seq != -1) check_seq(seq, "seq_id");
+    if (p0 < 0) fail(BLOOM_ERR_INVALID_ARGUMENT, "p0 must be >= 0, not %d", p0);
+    if (p1 < 0) p1 = INT32_MAX;
+    for (kv_cell & c : cells_) {
+        if (c.is_free() || c.pos < p0 || c.pos >= p1) continue;
+        if (seq < 0) {
+            c.seq.reset();
+        } else {
+            c.seq.reset(size_t(seq));
+        }
+        if (c.seq.none()) free_cell(c);
+    }
+    recompute_seq_next();
+    clear_logits();
+}
+
+void context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    check_seq(src, "src");
+    check_seq(dst, "dst");
+    if (src == dst) fail(BLOOM_ERR_INVALID_ARGUMENT, "src and dst are the same sequence %d", src);
+    if (p0 < 0) fail(BLOOM_ERR_INVALID_ARGUMENT, "p0 must be >= 0, not %d", p0);
+    if (p1 < 0) p1 = INT32_MAX;
+    seq_rm(dst, 0, -1);
+    for (kv_cell & c : cells_) {
+        if (!c.is_free() && c.seq.test(size_t(src)) && c.pos >= p0 && c.pos < p1) c.seq.set(size_t(dst));
+    }
+    recompute_seq_next();
+}
+
+void context::seq_keep(int32_t seq) {
+    check_seq(seq, "seq_id");
+    for (kv_cell & c : cells_) {
+        if (c.is_free()) continue;
+        const bool mine = c.seq.test(size_t(seq));
+        c.seq.reset();
+        if (mine) {
+            c.seq.set(size_t(seq));
+        } else {
+            free_cell(c);
+        }
+    }
+    recompute_seq_next();
+    clear_logits();
+}
+
+std::vector<int32_t> context::seq_tokens(int32_t seq, size_t * n_contiguous) const {
+    std::vector<std::pair<int32_t, int32_t>> by_pos;  // (pos, token)
+    for (const kv_cell & c : cells_) {
+        if (!c.is_free() && c.seq.test(size_t(seq))) by_pos.emplace_back(c.pos, c.token);
+    }
+    std::sort(by_pos.begin(), by_pos.end());
+    std::vector<int32_t> out;
+    out.reserve(by_pos.size());
+    size_t contiguous = 0;
+    for (const auto & [pos, token] : by_pos) {
+        if (pos == int32_t(contiguous) && contiguous == out.size()) ++contiguous;
+        out.push_back(token);
+    }
+    if (n_contiguous) *n_contiguous = contiguous;
+    return out;
+}
+
+uint32_t context::cells_freed_by_rm(int32_t seq, int32_t p0) const {
+    uint32_t n = 0;
+    for (const kv_cell & c : cells_) {
+        if (!c.is_free() && c.pos >= p0 && c.seq.test(size_t(seq)) && c.seq.count() == 1) ++n;
+    }
+    return n;
+}
+
+void context::truncate(uint32_t n_keep) {
+    if (n_keep > uint32_t(seq_next_[0])) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "cannot keep %u tokens: only %d are cached", n_keep, seq_next_[0]);
+    }
+    seq_rm(0, int32_t(n_keep), -1);
 }
 
 } // namespace bloom

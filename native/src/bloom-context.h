@@ -5,9 +5,28 @@
 #include "bloom-model.h"
 
 #include <atomic>
+#include <bitset>
 #include <vector>
 
 namespace bloom {
+
+// One token's place in the KV cache: its position within its sequence(s), and which sequences it belongs to (more
+// than one after bloom_context_seq_cp). A free cell has pos -1 and no sequence.
+struct kv_cell {
+    int32_t                       pos   = -1;
+    int32_t                       token = -1;
+    std::bitset<BLOOM_MAX_SEQ>    seq;
+    bool is_free() const { return pos < 0; }
+};
+
+// Tokens of one evaluation, each of one sequence at one position; want[i]: keep token i's logits.
+struct batch_view {
+    const int32_t * tokens;
+    const int32_t * pos;
+    const int32_t * seq;
+    const bool *    want;
+    int             n;
+};
 
 class context {
 public:
@@ -16,18 +35,48 @@ public:
     context(const context &) = delete;
     context & operator=(const context &) = delete;
 
-    // Appends tokens to the cache, evaluating them in chunks of n_batch. Throws bloom::error.
+    // Appends tokens to sequence 0, evaluating them in chunks of n_batch. Throws bloom::error.
     void decode(const int32_t * tokens, size_t n_tokens, bool all_logits);
-    // Drops cached positions >= n_keep.
+    // bloom_context_decode_batch: validates (nothing changes on an error), then evaluates in one graph.
+    void decode_batch(const bloom_batch & batch);
+    // Evaluates a batch already validated, in one graph, drawing on reserved cells for n_reserved of its tokens;
+    // logits rows of the wanted tokens go to logits_. On an error no cell changes. Throws bloom::error.
+    void eval(const batch_view & b, uint32_t n_reserved);
+
+    // Sequence operations (bloom_context_seq_*); seq -1 in seq_rm is every sequence. Clear the stored logits.
+    void seq_rm(int32_t seq, int32_t p0, int32_t p1);
+    void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
+    void seq_keep(int32_t seq);
+    int32_t seq_n_past(int32_t seq) const { return seq_next_[size_t(seq)]; }
+    // Token ids of seq's cells in position order, and how many of them, from position 0, have no gap.
+    std::vector<int32_t> seq_tokens(int32_t seq, size_t * n_contiguous = nullptr) const;
+    // Cells that removing seq's cells at positions >= p0 would free (cells no other sequence shares).
+    uint32_t cells_freed_by_rm(int32_t seq, int32_t p0) const;
+    void check_seq(int32_t seq, const char * what) const;  // throws BLOOM_ERR_INVALID_ARGUMENT outside [0, n_seq_max)
+
+    // Drops sequence 0's positions >= n_keep.
     void truncate(uint32_t n_keep);
 
-    uint32_t n_past() const { return uint32_t(tokens_.size()); }
+    uint32_t n_past() const { return uint32_t(seq_next_[0]); }  // sequence 0's
     uint32_t n_ctx() const { return params_.n_ctx; }  // capacity (the allocation may be larger, see init)
+    uint32_t n_seq_max() const { return params_.n_seq_max; }
+    uint32_t cells_used() const { return n_used_; }
+    // Free cells nobody has reserved.
+    uint32_t cells_available() const { return params_.n_ctx - n_used_ - reserved_; }
+    // Reservations of cells for generators' prompts (bloom_generator_init), released as their prompts are evaluated.
+    void reserve(uint32_t n) { reserved_ += n; }
+    void unreserve(uint32_t n) { reserved_ -= std::min(reserved_, n); }
+    // Which sequences a live generator holds.
+    bool seq_claimed(int32_t seq) const { return claimed_[size_t(seq)]; }
+    void set_claimed(int32_t seq, bool claimed) { claimed_[size_t(seq)] = claimed; }
+
     const bloom_context_params & params() const { return params_; }  // defaults resolved
-    const std::vector<int32_t> & tokens() const { return tokens_; }
-    const std::vector<float> & logits() const { return logits_; }   // n_logit_rows * n_vocab
+    std::vector<int32_t> tokens() const { return seq_tokens(0); }     // sequence 0's
+    const std::vector<float> & logits() const { return logits_; }    // n_logit_rows * n_vocab
     size_t n_logit_rows() const { return n_logit_rows_; }
-    const float * last_logits() const;                              // nullptr if none
+    const float * last_logits() const;                               // nullptr if none
+    // The logits row of token i of the last batch; nullptr when it had none.
+    const float * logits_ith(int32_t i) const;
     const model & get_model() const { return model_; }
     size_t n_graph_builds() const { return n_graph_builds_; }      // graphs built so far (the rest reused)
 
@@ -43,18 +92,10 @@ public:
 private:
     void init();     // the constructor's work; throws bloom::error
     void release();  // frees whatever init made; safe on a partly made context
-    void eval_chunk(const int32_t * tokens, int n_tokens, bool all_logits, float * logits_out);
-    void forget_graph();  // frees the kept graph; the next chunk builds one
-
-    // What determines a graph's shape (see eval_chunk): equal keys, same graph.
-    struct graph_key {
-        int  n_tokens, n_kv;
-        bool all_logits;
-        int  n_past;  // -1 where the graph does not depend on it (flash attention, or one token)
-        bool operator==(const graph_key & o) const {
-            return n_tokens == o.n_tokens && n_kv == o.n_kv && all_logits == o.all_logits && n_past == o.n_past;
-        }
-    };
+    void forget_graph();  // frees the kept graph; the next evaluation builds one
+    void clear_logits() { n_logit_rows_ = 0; out_row_.clear(); }
+    void free_cell(kv_cell & c);
+    void recompute_seq_next();
 
     const model &          model_;
     bloom_context_params   params_;
@@ -67,19 +108,25 @@ private:
     std::vector<ggml_context *>         ctx_kv_;
     std::vector<ggml_backend_buffer_t>  buf_kv_;
     kv_cache               kv_;
+    std::vector<kv_cell>   cells_;                  // n_ctx of them
+    uint32_t               n_used_ = 0;             // cells not free
+    uint32_t               reserved_ = 0;           // free cells promised to generators' prompts
+    std::vector<int32_t>   seq_next_;               // per sequence: one past its highest position, 0 when empty
+    std::vector<bool>      claimed_;                // per sequence: held by a live generator
     std::vector<uint8_t>   graph_meta_;             // memory of the graph's metadata (graph_ctx_)
     ggml_context *         graph_ctx_ = nullptr;    // the last graph, allocated by sched_, kept for reuse
     ggml_cgraph *          graph_     = nullptr;
     graph_io               graph_io_;
-    graph_key              graph_key_ = {};
+    graph_shape            graph_shape_ = {};
     size_t                 n_graph_builds_ = 0;
     std::vector<int64_t>   kv_rows_;
     std::vector<int64_t>   v_elems_;
+    std::vector<int32_t>   out_ids_;
     std::vector<float>     mask_;
     std::vector<ggml_fp16_t> mask_f16_;
-    std::vector<int32_t>   tokens_;
     std::vector<float>     logits_;
     size_t                 n_logit_rows_ = 0;
+    std::vector<int32_t>   out_row_;                // per token of the last batch: its logits row, or -1
     mutable std::atomic<bool> busy_{false};
 };
 

@@ -72,9 +72,33 @@ std::string stop_matcher::flush() {
     return out;
 }
 
-bloom_generate_result generate(context & ctx, sampler & smpl, const int32_t * prompt, size_t n_prompt,
-                               const bloom_generate_params & params) {
-    using clock = std::chrono::steady_clock;
+namespace {
+
+std::vector<std::string> stop_strings(const bloom_generate_params & params) {
+    std::vector<std::string> stops;
+    for (size_t i = 0; i < params.n_stop; ++i) {
+        if (!params.stop || !params.stop_lens || !params.stop[i]) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "stop string %zu is NULL", i);
+        }
+        if (params.stop_lens[i] == 0) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "stop string %zu is empty", i);
+        }
+        stops.emplace_back(params.stop[i], params.stop_lens[i]);
+    }
+    return stops;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+generator::generator(context & ctx, sampler & smpl, const int32_t * prompt, size_t n_prompt,
+                     const bloom_generate_params & params)
+    : ctx_(ctx), smpl_(smpl), seq_(params.seq_id), max_tokens_(params.max_tokens), ignore_eos_(params.ignore_eos),
+      eos_(ctx.get_model().tokenizer->eos()), n_evaluated_(0), reserved_(0),
+      detok_(*ctx.get_model().tokenizer, true), matcher_(stop_strings(params)) {
     const model & m = ctx.get_model();
     if (n_prompt == 0 || !prompt) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "the prompt is empty; generation needs at least one token");
@@ -88,91 +112,215 @@ bloom_generate_result generate(context & ctx, sampler & smpl, const int32_t * pr
                  m.hp.n_vocab);
         }
     }
+    ctx.check_seq(seq_, "seq_id");
+    if (ctx.seq_claimed(seq_)) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "sequence %d already has a live generator; free it first", seq_);
+    }
     if (n_prompt > ctx.n_ctx()) {
         fail(BLOOM_ERR_CONTEXT_FULL, "the prompt has %zu tokens but the context holds %u", n_prompt, ctx.n_ctx());
     }
-    std::vector<std::string> stops;
-    for (size_t i = 0; i < params.n_stop; ++i) {
-        if (!params.stop || !params.stop_lens || !params.stop[i]) {
-            fail(BLOOM_ERR_INVALID_ARGUMENT, "stop string %zu is NULL", i);
-        }
-        if (params.stop_lens[i] == 0) {
-            fail(BLOOM_ERR_INVALID_ARGUMENT, "stop string %zu is empty", i);
-        }
-        stops.emplace_back(params.stop[i], params.stop_lens[i]);
-    }
-
-    bloom_generate_result res = {};
-    res.n_prompt      = int32_t(n_prompt);
-    res.finish_reason = BLOOM_FINISH_LENGTH;
+    prompt_.assign(prompt, prompt + n_prompt);
 
     // Reuse the cached prefix, but always evaluate at least the last prompt token: its logits start generation.
-    const std::vector<int32_t> & cached = ctx.tokens();
+    size_t n_cached = 0;
+    const std::vector<int32_t> cached = ctx.seq_tokens(seq_, &n_cached);
     size_t reuse = 0;
-    while (reuse < cached.size() && reuse + 1 < n_prompt && cached[reuse] == prompt[reuse]) {
+    while (reuse < n_cached && reuse + 1 < n_prompt && cached[reuse] == prompt[reuse]) {
         ++reuse;
     }
-    ctx.truncate(uint32_t(reuse));
-    res.n_reused = int32_t(reuse);
-
-    const auto t0 = clock::now();
-    ctx.decode(prompt + reuse, n_prompt - reuse, false);
-    const auto t1 = clock::now();
-    res.prefill_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    // The rest of the prompt must fit in the cells free now plus those its own removal frees; checked before
+    // anything changes.
+    const uint32_t needed = uint32_t(n_prompt - reuse);
+    const uint32_t freed = ctx.cells_freed_by_rm(seq_, int32_t(reuse));
+    if (needed > ctx.cells_available() + freed) {
+        fail(BLOOM_ERR_CONTEXT_FULL, "the prompt needs %u more cells but %u of the context's %u are free (other "
+             "sequences hold or have reserved the rest); retry when some have finished", needed,
+             ctx.cells_available() + freed, ctx.n_ctx());
+    }
+    ctx.seq_rm(seq_, int32_t(reuse), -1);
+    ctx.reserve(needed);
+    reserved_ = needed;
+    ctx.set_claimed(seq_, true);
+    n_evaluated_ = reuse;
     for (size_t i = 0; i < n_prompt; ++i) {
-        smpl.accept(prompt[i]);
+        smpl_.accept(prompt[i]);
+    }
+    res_.n_prompt      = int32_t(n_prompt);
+    res_.n_reused      = int32_t(reuse);
+    res_.finish_reason = -1;
+    set_event(-1);
+}
+
+generator::~generator() {
+    ctx_.unreserve(reserved_);
+    ctx_.set_claimed(seq_, false);
+}
+
+void generator::set_event(int32_t token) {
+    event_.token         = token;
+    event_.text          = text_.data();
+    event_.text_len      = text_.size();
+    event_.tail          = tail_.data();
+    event_.tail_len      = tail_.size();
+    event_.finish_reason = res_.finish_reason;
+}
+
+void generator::finish(int32_t reason) {
+    res_.finish_reason = reason;
+    // Text still held back (a partial stop string, an unfinished UTF-8 sequence) goes out as the tail.
+    tail_ = matcher_.push(detok_.flush()) + matcher_.flush();
+}
+
+void generator::sample_and_decide(const float * logits, bool has_cell) {
+    // bloom_generate's order: max_tokens, then the token's own finish (EOS, a stop string), then max_tokens again
+    // and a full context for the token that would follow.
+    if (res_.n_generated >= max_tokens_) {
+        finish(BLOOM_FINISH_LENGTH);
+        set_event(-1);
+        return;
+    }
+    const int32_t tok = smpl_.sample(logits);
+    smpl_.accept(tok);
+    ++res_.n_generated;
+    if (tok == eos_ && !ignore_eos_) {
+        // Hugging Face's generate() includes the end-of-sequence token in its output; so do we (no text).
+        finish(BLOOM_FINISH_EOS);
+        set_event(tok);
+        return;
+    }
+    text_ = matcher_.push(detok_.push(tok));
+    if (matcher_.stopped()) {
+        finish(BLOOM_FINISH_STOP);
+    } else if (res_.n_generated >= max_tokens_) {
+        finish(BLOOM_FINISH_LENGTH);
+    } else if (!has_cell) {
+        finish(BLOOM_FINISH_CONTEXT_FULL);
+    } else {
+        pending_ = tok;
+    }
+    set_event(tok);
+}
+
+void generator::step(context & ctx, generator * const * gens, size_t n) {
+    using clock = std::chrono::steady_clock;
+    for (size_t i = 0; i < n; ++i) {
+        if (!gens[i]) fail(BLOOM_ERR_INVALID_ARGUMENT, "generator %zu is NULL", i);
+        if (&gens[i]->ctx_ != &ctx) fail(BLOOM_ERR_INVALID_ARGUMENT, "generator %zu belongs to another context", i);
+        for (size_t j = 0; j < i; ++j) {
+            if (gens[j] == gens[i]) fail(BLOOM_ERR_INVALID_ARGUMENT, "generator %zu is listed twice (also at %zu)", i, j);
+        }
+    }
+    // The batch: first every running generator's last token, then pieces of prompts while n_batch allows.
+    struct part { generator * g; int first, count; bool logits; };
+    std::vector<part> parts;
+    std::vector<int32_t> tokens, pos, seq;
+    std::vector<char> want;
+    const int n_batch = int(ctx.params().n_batch);
+    uint32_t free_cells = ctx.cells_available();
+    uint32_t n_reserved = 0;
+    std::vector<char> full(n, 0);  // a running generator whose next token finds no cell
+    auto add = [&](generator * g, const int32_t * toks, int count, bool logits_last) {
+        parts.push_back({ g, int(tokens.size()), count, logits_last });
+        for (int k = 0; k < count; ++k) {
+            tokens.push_back(toks[k]);
+            pos.push_back(ctx.seq_n_past(g->seq_) + k);
+            seq.push_back(g->seq_);
+            want.push_back(logits_last && k == count - 1);
+        }
+    };
+    for (size_t i = 0; i < n; ++i) {
+        generator * g = gens[i];
+        if (g->finished() || g->pending_ < 0) continue;
+        if (int(tokens.size()) >= n_batch) continue;  // beyond n_batch running generators: they wait a step
+        if (free_cells == 0) { full[i] = 1; continue; }
+        --free_cells;
+        add(g, &g->pending_, 1, true);
+    }
+    for (size_t i = 0; i < n; ++i) {
+        generator * g = gens[i];
+        if (g->finished() || g->pending_ >= 0 || g->prompt_left() == 0) continue;
+        const int room = n_batch - int(tokens.size());
+        if (room <= 0) break;
+        const int count = int(std::min(size_t(room), g->prompt_left()));
+        n_reserved += uint32_t(count);
+        add(g, g->prompt_.data() + g->n_evaluated_, count, size_t(count) == g->prompt_left());
     }
 
-    detokenizer  detok(*m.tokenizer, true);
-    stop_matcher matcher(std::move(stops));
-    const int32_t eos = m.tokenizer->eos();
-    auto deliver = [&](int32_t token, const std::string & text) {
-        return params.callback ? params.callback(token, text.data(), text.size(), params.user_data) : true;
+    // Evaluate; on an error nothing of the generators has changed yet.
+    const auto t0 = clock::now();
+    if (!tokens.empty()) {
+        const batch_view b = { tokens.data(), pos.data(), seq.data(), reinterpret_cast<const bool *>(want.data()),
+                               int(tokens.size()) };
+        ctx.eval(b, n_reserved);
+    }
+    const double eval_ms = ms_since(t0);
+
+    for (size_t i = 0; i < n; ++i) {
+        generator * g = gens[i];
+        g->text_.clear();
+        g->tail_.clear();
+        if (g->finished()) {
+            g->set_event(-1);
+        } else if (full[i]) {
+            g->pending_ = -1;
+            g->finish(BLOOM_FINISH_CONTEXT_FULL);
+            g->set_event(-1);
+        } else {
+            g->set_event(-1);  // still waiting (a prompt piece, or no room in this batch)
+        }
+    }
+    // Sample for every generator whose logits row arrived; a continuing one needs a cell for its next token.
+    const auto t1 = clock::now();
+    free_cells = ctx.cells_available();
+    for (const part & p : parts) {
+        generator * g = p.g;
+        const bool prefill = g->pending_ < 0;
+        if (prefill) {
+            g->n_evaluated_ += size_t(p.count);
+            const uint32_t used = std::min(g->reserved_, uint32_t(p.count));
+            g->reserved_ -= used;
+            g->res_.prefill_ms += eval_ms;
+        } else {
+            g->pending_ = -1;
+            g->res_.decode_ms += eval_ms;
+        }
+        if (!p.logits) continue;
+        const auto ts = clock::now();
+        const bool has_cell = free_cells > 0;
+        g->sample_and_decide(ctx.logits_ith(p.first + p.count - 1), has_cell);
+        if (g->pending_ >= 0) --free_cells;
+        g->res_.decode_ms += ms_since(ts);
+    }
+    (void) t1;
+}
+
+void generator::step_one() {
+    generator * self = this;
+    do {
+        step(ctx_, &self, 1);
+    } while (!finished() && event_.token < 0);
+}
+
+bloom_generate_result generate(context & ctx, sampler & smpl, const int32_t * prompt, size_t n_prompt,
+                               const bloom_generate_params & params) {
+    generator gen(ctx, smpl, prompt, n_prompt, params);
+    auto deliver = [&](int32_t token, const char * text, size_t len) {
+        return params.callback ? params.callback(token, text, len, params.user_data) : true;
     };
-    bool ended = false;
-    while (!ended) {
-        if (res.n_generated >= params.max_tokens) {
-            res.finish_reason = BLOOM_FINISH_LENGTH;
+    bool cancelled = false;
+    while (!gen.finished()) {
+        gen.step_one();
+        const bloom_generator_event & ev = gen.event();
+        if (ev.token >= 0 && !deliver(ev.token, ev.text, ev.text_len)) {
+            cancelled = true;
             break;
         }
-        const int32_t tok = smpl.sample(ctx.last_logits());
-        smpl.accept(tok);
-        ++res.n_generated;
-        if (tok == eos && !params.ignore_eos) {
-            // Hugging Face's generate() includes the end-of-sequence token in its output; so do we (no text).
-            res.finish_reason = BLOOM_FINISH_EOS;
-            ended = true;
-            if (!deliver(tok, {})) {
-                res.finish_reason = BLOOM_FINISH_CANCELLED;
-            }
-            break;
-        }
-        const std::string text = matcher.push(detok.push(tok));
-        if (matcher.stopped()) {
-            res.finish_reason = BLOOM_FINISH_STOP;
-            ended = true;
-        }
-        if (!deliver(tok, text)) {
-            res.finish_reason = BLOOM_FINISH_CANCELLED;
-            break;
-        }
-        if (ended || res.n_generated >= params.max_tokens) {
-            continue;  // no need to evaluate a token nothing will follow
-        }
-        if (ctx.n_past() >= ctx.n_ctx()) {
-            res.finish_reason = BLOOM_FINISH_CONTEXT_FULL;
-            break;
-        }
-        ctx.decode(&tok, 1, false);
-    }
-    // Text still held back (a partial stop string, an unfinished UTF-8 sequence) goes out in a last call.
-    if (res.finish_reason != BLOOM_FINISH_CANCELLED) {
-        const std::string rest = matcher.push(detok.flush()) + matcher.flush();
-        if (!rest.empty()) {
-            deliver(-1, rest);
+        if (ev.finish_reason >= 0 && ev.tail_len > 0) {
+            deliver(-1, ev.tail, ev.tail_len);
         }
     }
-    res.decode_ms = std::chrono::duration<double, std::milli>(clock::now() - t1).count();
+    bloom_generate_result res = gen.result();
+    if (cancelled) res.finish_reason = BLOOM_FINISH_CANCELLED;
     return res;
 }
 

@@ -32,9 +32,9 @@ ggml_tensor * build_gelu_tanh(ggml_context * ctx, ggml_tensor * x) {
 
 // Causal self-attention with ALiBi over the cache, after storing this batch's K and V into it.
 ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, const kv_cache & kv, const graph_io & io,
-                         int il, ggml_tensor * qkv, int n_tokens, int n_past) {
+                         int il, ggml_tensor * qkv, const graph_shape & shape) {
     const hparams & hp = m.hp;
-    const int64_t d = hp.head_dim(), H = hp.n_head, E = hp.n_embd, T = n_tokens, n_kv = kv.n_kv(n_past + n_tokens);
+    const int64_t d = hp.head_dim(), H = hp.n_head, E = hp.n_embd, T = shape.n_tokens, n_kv = shape.n_kv;
     const size_t es = ggml_element_size(qkv);
 
     // qkv: [3E, T]. Hugging Face interleaves per head: [q_h, k_h, v_h] for h = 0..H-1.
@@ -54,12 +54,13 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
     const size_t kes = ggml_element_size(k_cache);
     const float kq_scale = 1.0f / std::sqrt(float(d));
     // ggml derives each head's ALiBi slope from max_bias = 8 exactly as Hugging Face's build_alibi_tensor does (also
-    // for head counts that are not powers of two) and adds slope * mask; the mask holds j - i for visible keys, and
-    // adding slope*(j - i) instead of HF's slope*j shifts a row by a constant, which softmax ignores.
+    // for head counts that are not powers of two) and adds slope * mask; the mask holds p_j - p_i (positions within
+    // the query's sequence) for visible keys, and adding slope*(p_j - p_i) instead of HF's slope*p_j shifts a row by
+    // a constant, which softmax ignores.
     const float alibi_max_bias = 8.0f;
 
-    // Store K (and for flash attention V) as cache rows io.kv_rows = positions [n_past, n_past + T), converting to
-    // the cache's type. A row is one token's heads side by side: contiguous in the qkv output when it is laid out
+    // Store K (and for flash attention V) as cache rows io.kv_rows (the batch's cells), converting to the cache's
+    // type. A row is one token's heads side by side: contiguous in the qkv output when it is laid out
     // [all q; all k; all v] (GGUF), gathered first when Hugging Face interleaves the heads.
     auto rows_of = [&](ggml_tensor * x, int part) {                                          // [E, T]
         return m.qkv_interleaved ? ggml_reshape_2d(ctx, ggml_cont(ctx, x), E, T)
@@ -79,17 +80,19 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
 
     ggml_tensor * v_rows = ggml_reshape_2d(ctx, ggml_cont(ctx, v), E, T);                      // [E, T]
     if (io.v_elems) {
-        // One token: its E values go to column n_past of the transposed cache, as E one-element rows of the
-        // flattened cache (element (p, e) is row e * n_ctx + p), so that the graph does not hold n_past.
+        // Each value goes to its cell's column of the transposed cache, as a one-element row of the flattened cache
+        // (element (c, e) is row e * n_ctx + c), so the cells may lie anywhere and the graph does not hold them.
         ggml_tensor * flat = ggml_reshape_2d(ctx, v_cache, 1, ggml_nelements(v_cache));
-        ggml_build_forward_expand(gf, ggml_set_rows(ctx, flat, ggml_reshape_2d(ctx, v_rows, 1, E), io.v_elems));
+        ggml_build_forward_expand(gf, ggml_set_rows(ctx, flat, ggml_reshape_2d(ctx, v_rows, 1, E * T), io.v_elems));
     } else {
-        ggml_tensor * v_dst = ggml_view_2d(ctx, v_cache, T, E, v_cache->nb[1], size_t(n_past) * ggml_element_size(v_cache));
+        // A run of contiguous cells (a prompt): one strided copy, much cheaper than E * T one-element rows.
+        ggml_tensor * v_dst = ggml_view_2d(ctx, v_cache, T, E, v_cache->nb[1],
+                                           size_t(shape.v_cell0) * ggml_element_size(v_cache));
         ggml_build_forward_expand(gf, ggml_cpy(ctx, ggml_transpose(ctx, v_rows), v_dst));
     }
     ggml_tensor * V = ggml_view_3d(ctx, v_cache, n_kv, d, H, v_cache->nb[1], d * v_cache->nb[1], 0); // [n_kv, d, H]
 
-    // scores = softmax(Q.K / sqrt(d) + slope_h * (j - i)), -inf above the diagonal.
+    // scores = softmax(Q.K / sqrt(d) + slope_h * (p_j - p_i)), -inf where the mask hides a cell.
     ggml_tensor * kq = ggml_mul_mat(ctx, K, Q);                                               // [n_kv, T, H]
     kq = ggml_soft_max_ext(ctx, kq, io.mask, kq_scale, alibi_max_bias);
     ggml_tensor * kqv = ggml_mul_mat(ctx, V, kq);                                             // [d, T, H]
@@ -104,9 +107,9 @@ size_t graph_max_nodes(const model & m) {
 }
 
 ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & kv, graph_io & io,
-                          int n_tokens, int n_past, bool all_logits) {
+                          const graph_shape & shape) {
     const hparams & hp = m.hp;
-    const int n_kv = kv.n_kv(n_past + n_tokens);
+    const int n_tokens = shape.n_tokens, n_kv = shape.n_kv, n_outputs = shape.n_outputs;
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, graph_max_nodes(m), false);
 
     io.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens);
@@ -119,10 +122,16 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
     ggml_set_name(io.kv_rows, "inp_kv_rows");
     ggml_set_input(io.kv_rows);
     io.v_elems = nullptr;
-    if (!kv.flash_attn && n_tokens == 1) {
-        io.v_elems = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, hp.n_embd);
+    if (!kv.flash_attn && shape.v_cell0 < 0) {
+        io.v_elems = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, int64_t(hp.n_embd) * n_tokens);
         ggml_set_name(io.v_elems, "inp_v_elems");
         ggml_set_input(io.v_elems);
+    }
+    io.out_ids = nullptr;
+    if (n_outputs < n_tokens) {
+        io.out_ids = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_outputs);
+        ggml_set_name(io.out_ids, "inp_out_ids");
+        ggml_set_input(io.out_ids);
     }
 
     ggml_tensor * x = ggml_get_rows(ctx, m.tok_embd, io.tokens);                            // [E, T]
@@ -134,14 +143,14 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
         ggml_tensor * attn_in  = build_norm(ctx, x, l.attn_norm, l.attn_norm_b, hp.norm_eps);
         ggml_tensor * residual = hp.residual_post_ln ? attn_in : x;
         ggml_tensor * qkv      = build_linear(ctx, attn_in, l.wqkv, l.bqkv);                 // [3E, T]
-        ggml_tensor * attn     = build_attn(ctx, gf, m, kv, io, il, qkv, n_tokens, n_past);  // [E, T]
+        ggml_tensor * attn     = build_attn(ctx, gf, m, kv, io, il, qkv, shape);             // [E, T]
         attn = build_linear(ctx, attn, l.wo, l.bo);
-        if (il == hp.n_layer - 1 && !all_logits && n_tokens > 1) {
-            // Only the last token's output is wanted: the last block's MLP (two thirds of its work) and everything
-            // after it run for that row alone, as llama.cpp does. 2/(3 n_layer) of a prefill: 2.8 % for bloom-560m.
-            attn     = ggml_view_2d(ctx, attn, hp.n_embd, 1, attn->nb[1], size_t(n_tokens - 1) * attn->nb[1]);
-            residual = ggml_view_2d(ctx, residual, hp.n_embd, 1, residual->nb[1],
-                                    size_t(n_tokens - 1) * residual->nb[1]);
+        if (il == hp.n_layer - 1 && io.out_ids) {
+            // Only some tokens' outputs are wanted (a prompt's last): the last block's MLP (two thirds of its work)
+            // and everything after it run for those rows alone, as llama.cpp does. 2/(3 n_layer) of a prefill:
+            // 2.8 % for bloom-560m.
+            attn     = ggml_get_rows(ctx, attn, io.out_ids);                                  // [E, n_out]
+            residual = ggml_get_rows(ctx, residual, io.out_ids);
         }
         x = ggml_add(ctx, attn, residual);
 

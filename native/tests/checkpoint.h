@@ -2,6 +2,8 @@
 // the tiny test tokenizer), shared by test-gguf and test-offload-rpc.
 #pragma once
 
+#include "bloom.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -14,6 +16,13 @@
 #include <vector>
 
 namespace bloom_test {
+
+// The parameters a context runs with (bloom_context_get_params into a struct the default sized).
+inline bloom_context_params resolved_params(const bloom_context * ctx) {
+    bloom_context_params p = bloom_context_default_params();
+    bloom_context_get_params(&p, ctx);
+    return p;
+}
 
 using nlohmann::json;
 

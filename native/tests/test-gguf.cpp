@@ -65,7 +65,7 @@ bloom_model * load(const std::string & path, bool use_mmap = true) {
     bloom_model_params p = bloom_model_default_params();
     p.use_mmap = use_mmap;
     bloom_model * m = nullptr;
-    const int32_t st = bloom_model_load(&m, path.c_str(), path.size(), p);
+    const int32_t st = bloom_model_load(&m, path.c_str(), path.size(), &p);
     if (st != BLOOM_OK) {
         ++g_failures;
         std::fprintf(stderr, "load %s: %s\n", path.c_str(), bloom_last_error());
@@ -83,7 +83,7 @@ std::vector<float> logits_of(bloom_model * m) {
     cp.n_batch = 64;
     cp.n_threads = 2;
     bloom_context * ctx = nullptr;
-    CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_OK);
+    CHECK_EQ(bloom_context_init(&ctx, m, &cp), BLOOM_OK);
     CHECK_EQ(bloom_context_decode(ctx, g_prompt.data(), g_prompt.size(), true), BLOOM_OK);
     const float * l = nullptr;
     size_t rows = 0;
@@ -106,7 +106,7 @@ void convert_ok(const std::string & in, const std::string & out, int32_t ftype) 
     bloom_convert_params p = bloom_convert_default_params();
     p.ftype = ftype;
     p.n_threads = 2;
-    if (bloom_convert(in.c_str(), in.size(), out.c_str(), out.size(), p) != BLOOM_OK) {
+    if (bloom_convert(in.c_str(), in.size(), out.c_str(), out.size(), &p) != BLOOM_OK) {
         ++g_failures;
         std::fprintf(stderr, "convert %s -> %s (%s): %s\n", in.c_str(), out.c_str(), bloom_ftype_name(ftype),
                      bloom_last_error());
@@ -714,13 +714,13 @@ void test_hostile() {
     // Through the C API: the status and the message.
     const std::string p = g_dir + "/t7.gguf";
     bloom_model * m = nullptr;
-    CHECK_EQ(bloom_model_load(&m, p.c_str(), p.size(), bloom_model_default_params()), int32_t(BLOOM_ERR_FORMAT));
+    CHECK_EQ(bloom_model_load(&m, p.c_str(), p.size(), nullptr), int32_t(BLOOM_ERR_FORMAT));
     CHECK(m == nullptr);
     CHECK(std::strstr(bloom_last_error(), "t7.gguf") != nullptr);
     // The damaged files are still refused by bloom_convert, which leaves nothing behind.
     const std::string out = g_dir + "/never.gguf";
     bloom_convert_params cp = bloom_convert_default_params();
-    CHECK_EQ(bloom_convert(p.c_str(), p.size(), out.c_str(), out.size(), cp), int32_t(BLOOM_ERR_FORMAT));
+    CHECK_EQ(bloom_convert(p.c_str(), p.size(), out.c_str(), out.size(), &cp), int32_t(BLOOM_ERR_FORMAT));
     CHECK(!exists(out) && !exists(out + ".tmp"));
 }
 
@@ -745,7 +745,7 @@ void test_convert_api() {
     progress_log log;
     p.progress_callback = on_progress;
     p.progress_user_data = &log;
-    CHECK_EQ(bloom_convert(g_narrow.c_str(), g_narrow.size(), out.c_str(), out.size(), p), int32_t(BLOOM_OK));
+    CHECK_EQ(bloom_convert(g_narrow.c_str(), g_narrow.size(), out.c_str(), out.size(), &p), int32_t(BLOOM_OK));
     CHECK_EQ(log.seen.size(), g_narrow_names.size());
     CHECK(std::is_sorted(log.seen.begin(), log.seen.end()) && !log.seen.empty() && log.seen.back() == 1.0f);
 
@@ -754,7 +754,7 @@ void test_convert_api() {
     progress_log stop;
     stop.stop_after = 3;
     p.progress_user_data = &stop;
-    CHECK_EQ(bloom_convert(g_narrow.c_str(), g_narrow.size(), cancelled.c_str(), cancelled.size(), p),
+    CHECK_EQ(bloom_convert(g_narrow.c_str(), g_narrow.size(), cancelled.c_str(), cancelled.size(), &p),
              int32_t(BLOOM_ERR_CANCELLED));
     CHECK(std::string(bloom_last_error()).find("cancelled") != std::string::npos);
     CHECK(!exists(cancelled) && !exists(cancelled + ".tmp"));
@@ -762,7 +762,7 @@ void test_convert_api() {
     p.progress_callback = nullptr;
 
     auto status = [&](const std::string & in, const std::string & o, bloom_convert_params q) {
-        return bloom_convert(in.c_str(), in.size(), o.c_str(), o.size(), q);
+        return bloom_convert(in.c_str(), in.size(), o.c_str(), o.size(), &q);
     };
     auto last_has = [](const char * s) { return std::strstr(bloom_last_error(), s) != nullptr; };
     bloom_convert_params bad = p;
@@ -777,7 +777,7 @@ void test_convert_api() {
     CHECK_EQ(status(g_dir + "/no-such-model", out, p), int32_t(BLOOM_ERR_IO));
     CHECK(last_has("no-such-model"));
     CHECK_EQ(status(g_narrow, "", p), int32_t(BLOOM_ERR_INVALID_ARGUMENT));
-    CHECK_EQ(bloom_convert(nullptr, 0, out.c_str(), out.size(), p), int32_t(BLOOM_ERR_INVALID_ARGUMENT));
+    CHECK_EQ(bloom_convert(nullptr, 0, out.c_str(), out.size(), &p), int32_t(BLOOM_ERR_INVALID_ARGUMENT));
 
     // A checkpoint GGUF cannot express.
     const std::string post_ln = g_dir + "/post-ln";
@@ -800,25 +800,25 @@ void test_context_and_device_params() {
     cp.n_ctx = 64;
     cp.n_threads = 1;
     bloom_context * ctx = nullptr;
-    CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_OK);
-    bloom_context_params got = bloom_context_get_params(ctx);
+    CHECK_EQ(bloom_context_init(&ctx, m, &cp), BLOOM_OK);
+    bloom_context_params got = resolved_params(ctx);
     CHECK_EQ(got.type_kv, int32_t(BLOOM_KV_F32));  // f32 weights
     CHECK_EQ(got.flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
     bloom_context_free(ctx);
     cp.n_ctx = 4096;
-    CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_OK);
-    CHECK_EQ(bloom_context_get_params(ctx).flash_attn, int32_t(BLOOM_FLASH_ATTN_OFF));
+    CHECK_EQ(bloom_context_init(&ctx, m, &cp), BLOOM_OK);
+    CHECK_EQ(resolved_params(ctx).flash_attn, int32_t(BLOOM_FLASH_ATTN_OFF));
     bloom_context_free(ctx);
     for (int i = 0; i < 50; ++i) {  // repeated failures after the backends exist: under ASan, a leak shows here
         cp = bloom_context_default_params();
         cp.type_kv = 7;
         ctx = nullptr;
-        CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_ERR_INVALID_ARGUMENT);
+        CHECK_EQ(bloom_context_init(&ctx, m, &cp), BLOOM_ERR_INVALID_ARGUMENT);
         CHECK(ctx == nullptr);
         CHECK(std::strstr(bloom_last_error(), "type_kv 7") != nullptr);
         cp.type_kv = BLOOM_KV_AUTO;
         cp.flash_attn = 9;
-        CHECK_EQ(bloom_context_init(&ctx, m, cp), BLOOM_ERR_INVALID_ARGUMENT);
+        CHECK_EQ(bloom_context_init(&ctx, m, &cp), BLOOM_ERR_INVALID_ARGUMENT);
         CHECK(std::strstr(bloom_last_error(), "flash_attn 9") != nullptr);
     }
     bloom_model_free(m);
@@ -827,11 +827,11 @@ void test_context_and_device_params() {
     CHECK_EQ(mp.n_gpu_layers, -1);
     mp.n_gpu_layers = -2;
     bloom_model * bad = nullptr;
-    CHECK_EQ(bloom_model_load(&bad, g_wide.c_str(), g_wide.size(), mp), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK_EQ(bloom_model_load(&bad, g_wide.c_str(), g_wide.size(), &mp), BLOOM_ERR_INVALID_ARGUMENT);
     CHECK(std::strstr(bloom_last_error(), "n_gpu_layers") != nullptr);
     mp = bloom_model_default_params();
     mp.split_mode = 5;
-    CHECK_EQ(bloom_model_load(&bad, g_wide.c_str(), g_wide.size(), mp), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK_EQ(bloom_model_load(&bad, g_wide.c_str(), g_wide.size(), &mp), BLOOM_ERR_INVALID_ARGUMENT);
     CHECK(std::strstr(bloom_last_error(), "split_mode") != nullptr);
 
     const int32_t n = bloom_device_count();

@@ -126,7 +126,7 @@ bloom_model * load(const std::string & path, const load_opts & o) {
     p.main_gpu = o.main_gpu;
     p.split_mode = o.split_mode;
     bloom_model * m = nullptr;
-    if (bloom_model_load(&m, path.c_str(), path.size(), p) != BLOOM_OK) {
+    if (bloom_model_load(&m, path.c_str(), path.size(), &p) != BLOOM_OK) {
         ++g_failures;
         std::fprintf(stderr, "load %s (n_gpu_layers %d, main_gpu %d): %s\n", path.c_str(), o.n_gpu_layers, o.main_gpu,
                      bloom_last_error());
@@ -172,13 +172,13 @@ run_result run(bloom_model * m, int32_t type_kv, int32_t flash_attn = BLOOM_FLAS
     cp.type_kv = type_kv;
     cp.flash_attn = flash_attn;
     bloom_context * ctx = nullptr;
-    if (bloom_context_init(&ctx, m, cp) != BLOOM_OK) {
+    if (bloom_context_init(&ctx, m, &cp) != BLOOM_OK) {
         ++g_failures;
         std::fprintf(stderr, "context: %s\n", bloom_last_error());
         return r;
     }
     r.n_ctx = bloom_context_n_ctx(ctx);
-    r.flash_attn = bloom_context_get_params(ctx).flash_attn;
+    r.flash_attn = resolved_params(ctx).flash_attn;
     CHECK_EQ(bloom_context_decode(ctx, k_prompt.data(), k_prompt.size(), true), BLOOM_OK);
     r.prompt_logits = logits(ctx, n_vocab);
     for (int32_t t : k_steps) {
@@ -330,10 +330,10 @@ void test_placements(const std::string & path, const char * label, double tol) {
         cp.n_ctx = 2049;
         cp.n_threads = 1;
         bloom_context * big = nullptr;
-        CHECK_EQ(bloom_context_init(&big, m, cp), BLOOM_OK);
+        CHECK_EQ(bloom_context_init(&big, m, &cp), BLOOM_OK);
         if (big) {
             CHECK_EQ(bloom_context_n_ctx(big), 2049u);
-            CHECK_EQ(bloom_context_get_params(big).flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
+            CHECK_EQ(resolved_params(big).flash_attn, int32_t(BLOOM_FLASH_ATTN_ON));
             std::vector<int32_t> fill(2049, 7);
             CHECK_EQ(bloom_context_decode(big, fill.data(), 2048, false), BLOOM_OK);
             CHECK_EQ(bloom_context_decode(big, fill.data(), 1, false), BLOOM_OK);
@@ -357,12 +357,12 @@ void test_refusals(const std::string & path) {
     bloom_model_params p = bloom_model_default_params();
     bloom_model * m = nullptr;
     p.main_gpu = 2;
-    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), p), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_INVALID_ARGUMENT);
     CHECK(std::strstr(bloom_last_error(), "main_gpu 2") != nullptr);
     CHECK(m == nullptr);
     p = bloom_model_default_params();
     p.split_mode = BLOOM_SPLIT_ROW;  // ggml's RPC backend has no split buffer type (CUDA has)
-    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), p), BLOOM_ERR_UNSUPPORTED);
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_UNSUPPORTED);
     CHECK(std::strstr(bloom_last_error(), "split buffer type") != nullptr);
     CHECK(m == nullptr);
 }
@@ -399,7 +399,7 @@ int main() {
         write_checkpoint(ck, {128, 2, k_n_layer, 1024, false, false, false}, 11);  // head size 64
         bloom_convert_params cp = bloom_convert_default_params();
         cp.ftype = BLOOM_FTYPE_Q8_0;
-        CHECK_EQ(bloom_convert(ck.c_str(), ck.size(), q8.c_str(), q8.size(), cp), BLOOM_OK);
+        CHECK_EQ(bloom_convert(ck.c_str(), ck.size(), q8.c_str(), q8.size(), &cp), BLOOM_OK);
 
         bloom_log_set(on_log, BLOOM_LOG_LEVEL_INFO, nullptr);
         test_devices();

@@ -15,11 +15,13 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 /**
  * {@snippet lang=c :
  * struct bloom_context_params {
+ *     uint32_t size;
  *     uint32_t n_ctx;
  *     uint32_t n_batch;
  *     int32_t n_threads;
  *     int32_t type_kv;
  *     int32_t flash_attn;
+ *     uint32_t n_seq_max;
  * }
  * }
  */
@@ -30,11 +32,13 @@ public class bloom_context_params {
     }
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
+        bloom_h.C_INT.withName("size"),
         bloom_h.C_INT.withName("n_ctx"),
         bloom_h.C_INT.withName("n_batch"),
         bloom_h.C_INT.withName("n_threads"),
         bloom_h.C_INT.withName("type_kv"),
-        bloom_h.C_INT.withName("flash_attn")
+        bloom_h.C_INT.withName("flash_attn"),
+        bloom_h.C_INT.withName("n_seq_max")
     ).withName("bloom_context_params");
 
     /**
@@ -42,6 +46,50 @@ public class bloom_context_params {
      */
     public static final GroupLayout layout() {
         return $LAYOUT;
+    }
+
+    private static final OfInt size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("size"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final OfInt size$layout() {
+        return size$LAYOUT;
+    }
+
+    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final long size$offset() {
+        return size$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static int size(MemorySegment struct) {
+        return struct.get(size$LAYOUT, size$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static void size(MemorySegment struct, int fieldValue) {
+        struct.set(size$LAYOUT, size$OFFSET, fieldValue);
     }
 
     private static final OfInt n_ctx$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_ctx"));
@@ -262,6 +310,50 @@ public class bloom_context_params {
      */
     public static void flash_attn(MemorySegment struct, int fieldValue) {
         struct.set(flash_attn$LAYOUT, flash_attn$OFFSET, fieldValue);
+    }
+
+    private static final OfInt n_seq_max$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_seq_max"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint32_t n_seq_max
+     * }
+     */
+    public static final OfInt n_seq_max$layout() {
+        return n_seq_max$LAYOUT;
+    }
+
+    private static final long n_seq_max$OFFSET = $LAYOUT.byteOffset(groupElement("n_seq_max"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint32_t n_seq_max
+     * }
+     */
+    public static final long n_seq_max$offset() {
+        return n_seq_max$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint32_t n_seq_max
+     * }
+     */
+    public static int n_seq_max(MemorySegment struct) {
+        return struct.get(n_seq_max$LAYOUT, n_seq_max$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint32_t n_seq_max
+     * }
+     */
+    public static void n_seq_max(MemorySegment struct, int fieldValue) {
+        struct.set(n_seq_max$LAYOUT, n_seq_max$OFFSET, fieldValue);
     }
 
     /**

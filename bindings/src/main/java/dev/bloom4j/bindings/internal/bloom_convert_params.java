@@ -15,6 +15,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 /**
  * {@snippet lang=c :
  * struct bloom_convert_params {
+ *     uint32_t size;
  *     int32_t ftype;
  *     int32_t n_threads;
  *     bloom_progress_callback progress_callback;
@@ -29,8 +30,10 @@ public class bloom_convert_params {
     }
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
+        bloom_h.C_INT.withName("size"),
         bloom_h.C_INT.withName("ftype"),
         bloom_h.C_INT.withName("n_threads"),
+        MemoryLayout.paddingLayout(4),
         bloom_h.C_POINTER.withName("progress_callback"),
         bloom_h.C_POINTER.withName("progress_user_data")
     ).withName("bloom_convert_params");
@@ -40,6 +43,50 @@ public class bloom_convert_params {
      */
     public static final GroupLayout layout() {
         return $LAYOUT;
+    }
+
+    private static final OfInt size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("size"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final OfInt size$layout() {
+        return size$LAYOUT;
+    }
+
+    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final long size$offset() {
+        return size$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static int size(MemorySegment struct) {
+        return struct.get(size$LAYOUT, size$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static void size(MemorySegment struct, int fieldValue) {
+        struct.set(size$LAYOUT, size$OFFSET, fieldValue);
     }
 
     private static final OfInt ftype$LAYOUT = (OfInt)$LAYOUT.select(groupElement("ftype"));

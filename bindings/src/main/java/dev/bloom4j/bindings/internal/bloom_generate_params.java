@@ -15,13 +15,15 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 /**
  * {@snippet lang=c :
  * struct bloom_generate_params {
+ *     uint32_t size;
  *     int32_t max_tokens;
- *     _Bool ignore_eos;
+ *     bool ignore_eos;
  *     const char *const *stop;
  *     const size_t *stop_lens;
  *     size_t n_stop;
  *     bloom_token_callback callback;
  *     void *user_data;
+ *     int32_t seq_id;
  * }
  * }
  */
@@ -32,14 +34,17 @@ public class bloom_generate_params {
     }
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
+        bloom_h.C_INT.withName("size"),
         bloom_h.C_INT.withName("max_tokens"),
         bloom_h.C_BOOL.withName("ignore_eos"),
-        MemoryLayout.paddingLayout(3),
+        MemoryLayout.paddingLayout(7),
         bloom_h.C_POINTER.withName("stop"),
         bloom_h.C_POINTER.withName("stop_lens"),
         bloom_h.C_LONG.withName("n_stop"),
         bloom_h.C_POINTER.withName("callback"),
-        bloom_h.C_POINTER.withName("user_data")
+        bloom_h.C_POINTER.withName("user_data"),
+        bloom_h.C_INT.withName("seq_id"),
+        MemoryLayout.paddingLayout(4)
     ).withName("bloom_generate_params");
 
     /**
@@ -47,6 +52,50 @@ public class bloom_generate_params {
      */
     public static final GroupLayout layout() {
         return $LAYOUT;
+    }
+
+    private static final OfInt size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("size"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final OfInt size$layout() {
+        return size$LAYOUT;
+    }
+
+    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final long size$offset() {
+        return size$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static int size(MemorySegment struct) {
+        return struct.get(size$LAYOUT, size$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static void size(MemorySegment struct, int fieldValue) {
+        struct.set(size$LAYOUT, size$OFFSET, fieldValue);
     }
 
     private static final OfInt max_tokens$LAYOUT = (OfInt)$LAYOUT.select(groupElement("max_tokens"));
@@ -98,7 +147,7 @@ public class bloom_generate_params {
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * _Bool ignore_eos
+     * bool ignore_eos
      * }
      */
     public static final OfBoolean ignore_eos$layout() {
@@ -110,7 +159,7 @@ public class bloom_generate_params {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * _Bool ignore_eos
+     * bool ignore_eos
      * }
      */
     public static final long ignore_eos$offset() {
@@ -120,7 +169,7 @@ public class bloom_generate_params {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * _Bool ignore_eos
+     * bool ignore_eos
      * }
      */
     public static boolean ignore_eos(MemorySegment struct) {
@@ -130,7 +179,7 @@ public class bloom_generate_params {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * _Bool ignore_eos
+     * bool ignore_eos
      * }
      */
     public static void ignore_eos(MemorySegment struct, boolean fieldValue) {
@@ -355,6 +404,50 @@ public class bloom_generate_params {
      */
     public static void user_data(MemorySegment struct, MemorySegment fieldValue) {
         struct.set(user_data$LAYOUT, user_data$OFFSET, fieldValue);
+    }
+
+    private static final OfInt seq_id$LAYOUT = (OfInt)$LAYOUT.select(groupElement("seq_id"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t seq_id
+     * }
+     */
+    public static final OfInt seq_id$layout() {
+        return seq_id$LAYOUT;
+    }
+
+    private static final long seq_id$OFFSET = $LAYOUT.byteOffset(groupElement("seq_id"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t seq_id
+     * }
+     */
+    public static final long seq_id$offset() {
+        return seq_id$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t seq_id
+     * }
+     */
+    public static int seq_id(MemorySegment struct) {
+        return struct.get(seq_id$LAYOUT, seq_id$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t seq_id
+     * }
+     */
+    public static void seq_id(MemorySegment struct, int fieldValue) {
+        struct.set(seq_id$LAYOUT, seq_id$OFFSET, fieldValue);
     }
 
     /**

@@ -50,14 +50,23 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_VERSION_PATCH() {
         return BLOOM_VERSION_PATCH;
     }
-    private static final int BLOOM_ABI_VERSION = (int)6L;
+    private static final int BLOOM_ABI_VERSION = (int)7L;
     /**
      * {@snippet lang=c :
-     * #define BLOOM_ABI_VERSION 6
+     * #define BLOOM_ABI_VERSION 7
      * }
      */
     public static int BLOOM_ABI_VERSION() {
         return BLOOM_ABI_VERSION;
+    }
+    private static final int BLOOM_MAX_SEQ = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define BLOOM_MAX_SEQ 256
+     * }
+     */
+    public static int BLOOM_MAX_SEQ() {
+        return BLOOM_MAX_SEQ;
     }
 
     private static class bloom_abi_version {
@@ -764,7 +773,7 @@ public class bloom_h extends bloom_h$shared {
             bloom_h.C_POINTER,
             bloom_h.C_POINTER,
             bloom_h.C_LONG,
-            bloom_model_params.layout()
+            bloom_h.C_POINTER
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_model_load");
@@ -775,7 +784,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, bloom_model_params params)
+     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, const bloom_model_params *params)
      * }
      */
     public static FunctionDescriptor bloom_model_load$descriptor() {
@@ -785,7 +794,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, bloom_model_params params)
+     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, const bloom_model_params *params)
      * }
      */
     public static MethodHandle bloom_model_load$handle() {
@@ -795,7 +804,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, bloom_model_params params)
+     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, const bloom_model_params *params)
      * }
      */
     public static MemorySegment bloom_model_load$address() {
@@ -804,7 +813,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, bloom_model_params params)
+     * int32_t bloom_model_load(bloom_model **out_model, const char *path, size_t path_len, const bloom_model_params *params)
      * }
      */
     public static int bloom_model_load(MemorySegment out_model, MemorySegment path, long path_len, MemorySegment params) {
@@ -1247,7 +1256,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, _Bool parse_special)
+     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, bool parse_special)
      * }
      */
     public static FunctionDescriptor bloom_tokenize$descriptor() {
@@ -1257,7 +1266,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, _Bool parse_special)
+     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, bool parse_special)
      * }
      */
     public static MethodHandle bloom_tokenize$handle() {
@@ -1267,7 +1276,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, _Bool parse_special)
+     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, bool parse_special)
      * }
      */
     public static MemorySegment bloom_tokenize$address() {
@@ -1276,7 +1285,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, _Bool parse_special)
+     * int32_t bloom_tokenize(bloom_token *tokens, size_t capacity, size_t *out_n_tokens, const bloom_model *model, const char *text, size_t text_len, bool parse_special)
      * }
      */
     public static int bloom_tokenize(MemorySegment tokens, long capacity, MemorySegment out_n_tokens, MemorySegment model, MemorySegment text, long text_len, boolean parse_special) {
@@ -1441,7 +1450,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, _Bool skip_special)
+     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, bool skip_special)
      * }
      */
     public static FunctionDescriptor bloom_detokenize$descriptor() {
@@ -1451,7 +1460,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, _Bool skip_special)
+     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, bool skip_special)
      * }
      */
     public static MethodHandle bloom_detokenize$handle() {
@@ -1461,7 +1470,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, _Bool skip_special)
+     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, bool skip_special)
      * }
      */
     public static MemorySegment bloom_detokenize$address() {
@@ -1470,7 +1479,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, _Bool skip_special)
+     * int32_t bloom_detokenize(char *buf, size_t capacity, size_t *out_len, const bloom_model *model, const bloom_token *tokens, size_t n_tokens, bool skip_special)
      * }
      */
     public static int bloom_detokenize(MemorySegment buf, long capacity, MemorySegment out_len, MemorySegment model, MemorySegment tokens, long n_tokens, boolean skip_special) {
@@ -1503,7 +1512,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, _Bool skip_special)
+     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, bool skip_special)
      * }
      */
     public static FunctionDescriptor bloom_detokenizer_init$descriptor() {
@@ -1513,7 +1522,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, _Bool skip_special)
+     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, bool skip_special)
      * }
      */
     public static MethodHandle bloom_detokenizer_init$handle() {
@@ -1523,7 +1532,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, _Bool skip_special)
+     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, bool skip_special)
      * }
      */
     public static MemorySegment bloom_detokenizer_init$address() {
@@ -1532,7 +1541,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, _Bool skip_special)
+     * int32_t bloom_detokenizer_init(bloom_detokenizer **out, const bloom_model *model, bool skip_special)
      * }
      */
     public static int bloom_detokenizer_init(MemorySegment out, MemorySegment model, boolean skip_special) {
@@ -1852,7 +1861,7 @@ public class bloom_h extends bloom_h$shared {
             bloom_h.C_INT,
             bloom_h.C_POINTER,
             bloom_h.C_POINTER,
-            bloom_context_params.layout()
+            bloom_h.C_POINTER
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_init");
@@ -1863,7 +1872,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, bloom_context_params params)
+     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, const bloom_context_params *params)
      * }
      */
     public static FunctionDescriptor bloom_context_init$descriptor() {
@@ -1873,7 +1882,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, bloom_context_params params)
+     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, const bloom_context_params *params)
      * }
      */
     public static MethodHandle bloom_context_init$handle() {
@@ -1883,7 +1892,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, bloom_context_params params)
+     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, const bloom_context_params *params)
      * }
      */
     public static MemorySegment bloom_context_init$address() {
@@ -1892,7 +1901,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, bloom_context_params params)
+     * int32_t bloom_context_init(bloom_context **out, bloom_model *model, const bloom_context_params *params)
      * }
      */
     public static int bloom_context_init(MemorySegment out, MemorySegment model, MemorySegment params) {
@@ -1985,7 +1994,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, _Bool all_logits)
+     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, bool all_logits)
      * }
      */
     public static FunctionDescriptor bloom_context_decode$descriptor() {
@@ -1995,7 +2004,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, _Bool all_logits)
+     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, bool all_logits)
      * }
      */
     public static MethodHandle bloom_context_decode$handle() {
@@ -2005,7 +2014,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, _Bool all_logits)
+     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, bool all_logits)
      * }
      */
     public static MemorySegment bloom_context_decode$address() {
@@ -2014,7 +2023,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, _Bool all_logits)
+     * int32_t bloom_context_decode(bloom_context *ctx, const bloom_token *tokens, size_t n_tokens, bool all_logits)
      * }
      */
     public static int bloom_context_decode(MemorySegment ctx, MemorySegment tokens, long n_tokens, boolean all_logits) {
@@ -2215,7 +2224,8 @@ public class bloom_h extends bloom_h$shared {
 
     private static class bloom_context_get_params {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            bloom_context_params.layout(),
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
             bloom_h.C_POINTER
         );
 
@@ -2227,7 +2237,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * int32_t bloom_context_get_params(bloom_context_params *out_params, const bloom_context *ctx)
      * }
      */
     public static FunctionDescriptor bloom_context_get_params$descriptor() {
@@ -2237,7 +2247,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * int32_t bloom_context_get_params(bloom_context_params *out_params, const bloom_context *ctx)
      * }
      */
     public static MethodHandle bloom_context_get_params$handle() {
@@ -2247,7 +2257,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * int32_t bloom_context_get_params(bloom_context_params *out_params, const bloom_context *ctx)
      * }
      */
     public static MemorySegment bloom_context_get_params$address() {
@@ -2256,16 +2266,16 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * bloom_context_params bloom_context_get_params(const bloom_context *ctx)
+     * int32_t bloom_context_get_params(bloom_context_params *out_params, const bloom_context *ctx)
      * }
      */
-    public static MemorySegment bloom_context_get_params(SegmentAllocator allocator, MemorySegment ctx) {
+    public static int bloom_context_get_params(MemorySegment out_params, MemorySegment ctx) {
         var mh$ = bloom_context_get_params.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("bloom_context_get_params", allocator, ctx);
+                traceDowncall("bloom_context_get_params", out_params, ctx);
             }
-            return (MemorySegment)mh$.invokeExact(allocator, ctx);
+            return (int)mh$.invokeExact(out_params, ctx);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2460,6 +2470,502 @@ public class bloom_h extends bloom_h$shared {
         }
     }
 
+    private static class bloom_context_decode_batch {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_decode_batch");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_decode_batch(bloom_context *ctx, const bloom_batch *batch)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_decode_batch$descriptor() {
+        return bloom_context_decode_batch.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_decode_batch(bloom_context *ctx, const bloom_batch *batch)
+     * }
+     */
+    public static MethodHandle bloom_context_decode_batch$handle() {
+        return bloom_context_decode_batch.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_decode_batch(bloom_context *ctx, const bloom_batch *batch)
+     * }
+     */
+    public static MemorySegment bloom_context_decode_batch$address() {
+        return bloom_context_decode_batch.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_decode_batch(bloom_context *ctx, const bloom_batch *batch)
+     * }
+     */
+    public static int bloom_context_decode_batch(MemorySegment ctx, MemorySegment batch) {
+        var mh$ = bloom_context_decode_batch.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_decode_batch", ctx, batch);
+            }
+            return (int)mh$.invokeExact(ctx, batch);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_get_logits_ith {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_get_logits_ith");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_get_logits_ith(const float **out_logits, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_get_logits_ith$descriptor() {
+        return bloom_context_get_logits_ith.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_get_logits_ith(const float **out_logits, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static MethodHandle bloom_context_get_logits_ith$handle() {
+        return bloom_context_get_logits_ith.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_get_logits_ith(const float **out_logits, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static MemorySegment bloom_context_get_logits_ith$address() {
+        return bloom_context_get_logits_ith.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_get_logits_ith(const float **out_logits, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static int bloom_context_get_logits_ith(MemorySegment out_logits, MemorySegment ctx, int i) {
+        var mh$ = bloom_context_get_logits_ith.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_get_logits_ith", out_logits, ctx, i);
+            }
+            return (int)mh$.invokeExact(out_logits, ctx, i);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_seq_rm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT,
+            bloom_h.C_INT,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_seq_rm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_rm(bloom_context *ctx, int32_t seq_id, int32_t p0, int32_t p1)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_seq_rm$descriptor() {
+        return bloom_context_seq_rm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_rm(bloom_context *ctx, int32_t seq_id, int32_t p0, int32_t p1)
+     * }
+     */
+    public static MethodHandle bloom_context_seq_rm$handle() {
+        return bloom_context_seq_rm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_rm(bloom_context *ctx, int32_t seq_id, int32_t p0, int32_t p1)
+     * }
+     */
+    public static MemorySegment bloom_context_seq_rm$address() {
+        return bloom_context_seq_rm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_rm(bloom_context *ctx, int32_t seq_id, int32_t p0, int32_t p1)
+     * }
+     */
+    public static int bloom_context_seq_rm(MemorySegment ctx, int seq_id, int p0, int p1) {
+        var mh$ = bloom_context_seq_rm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_seq_rm", ctx, seq_id, p0, p1);
+            }
+            return (int)mh$.invokeExact(ctx, seq_id, p0, p1);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_seq_cp {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT,
+            bloom_h.C_INT,
+            bloom_h.C_INT,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_seq_cp");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_cp(bloom_context *ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_seq_cp$descriptor() {
+        return bloom_context_seq_cp.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_cp(bloom_context *ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1)
+     * }
+     */
+    public static MethodHandle bloom_context_seq_cp$handle() {
+        return bloom_context_seq_cp.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_cp(bloom_context *ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1)
+     * }
+     */
+    public static MemorySegment bloom_context_seq_cp$address() {
+        return bloom_context_seq_cp.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_cp(bloom_context *ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1)
+     * }
+     */
+    public static int bloom_context_seq_cp(MemorySegment ctx, int src, int dst, int p0, int p1) {
+        var mh$ = bloom_context_seq_cp.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_seq_cp", ctx, src, dst, p0, p1);
+            }
+            return (int)mh$.invokeExact(ctx, src, dst, p0, p1);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_seq_keep {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_seq_keep");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_keep(bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_seq_keep$descriptor() {
+        return bloom_context_seq_keep.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_keep(bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static MethodHandle bloom_context_seq_keep$handle() {
+        return bloom_context_seq_keep.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_keep(bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static MemorySegment bloom_context_seq_keep$address() {
+        return bloom_context_seq_keep.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_keep(bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static int bloom_context_seq_keep(MemorySegment ctx, int seq_id) {
+        var mh$ = bloom_context_seq_keep.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_seq_keep", ctx, seq_id);
+            }
+            return (int)mh$.invokeExact(ctx, seq_id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_seq_n_past {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_seq_n_past");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_n_past(const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_seq_n_past$descriptor() {
+        return bloom_context_seq_n_past.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_n_past(const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static MethodHandle bloom_context_seq_n_past$handle() {
+        return bloom_context_seq_n_past.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_n_past(const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static MemorySegment bloom_context_seq_n_past$address() {
+        return bloom_context_seq_n_past.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_n_past(const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static int bloom_context_seq_n_past(MemorySegment ctx, int seq_id) {
+        var mh$ = bloom_context_seq_n_past.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_seq_n_past", ctx, seq_id);
+            }
+            return (int)mh$.invokeExact(ctx, seq_id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_seq_tokens {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_seq_tokens");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_tokens(bloom_token *tokens, size_t capacity, size_t *out_n, const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_seq_tokens$descriptor() {
+        return bloom_context_seq_tokens.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_tokens(bloom_token *tokens, size_t capacity, size_t *out_n, const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static MethodHandle bloom_context_seq_tokens$handle() {
+        return bloom_context_seq_tokens.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_tokens(bloom_token *tokens, size_t capacity, size_t *out_n, const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static MemorySegment bloom_context_seq_tokens$address() {
+        return bloom_context_seq_tokens.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_seq_tokens(bloom_token *tokens, size_t capacity, size_t *out_n, const bloom_context *ctx, int32_t seq_id)
+     * }
+     */
+    public static int bloom_context_seq_tokens(MemorySegment tokens, long capacity, MemorySegment out_n, MemorySegment ctx, int seq_id) {
+        var mh$ = bloom_context_seq_tokens.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_seq_tokens", tokens, capacity, out_n, ctx, seq_id);
+            }
+            return (int)mh$.invokeExact(tokens, capacity, out_n, ctx, seq_id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_cells_used {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_cells_used");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * uint32_t bloom_context_cells_used(const bloom_context *ctx)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_cells_used$descriptor() {
+        return bloom_context_cells_used.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * uint32_t bloom_context_cells_used(const bloom_context *ctx)
+     * }
+     */
+    public static MethodHandle bloom_context_cells_used$handle() {
+        return bloom_context_cells_used.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * uint32_t bloom_context_cells_used(const bloom_context *ctx)
+     * }
+     */
+    public static MemorySegment bloom_context_cells_used$address() {
+        return bloom_context_cells_used.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * uint32_t bloom_context_cells_used(const bloom_context *ctx)
+     * }
+     */
+    public static int bloom_context_cells_used(MemorySegment ctx) {
+        var mh$ = bloom_context_cells_used.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_cells_used", ctx);
+            }
+            return (int)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class bloom_sampler_default_params {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             bloom_sampler_params.layout()    );
@@ -2523,7 +3029,7 @@ public class bloom_h extends bloom_h$shared {
             bloom_h.C_INT,
             bloom_h.C_POINTER,
             bloom_h.C_POINTER,
-            bloom_sampler_params.layout()
+            bloom_h.C_POINTER
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_sampler_init");
@@ -2534,7 +3040,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, bloom_sampler_params params)
+     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, const bloom_sampler_params *params)
      * }
      */
     public static FunctionDescriptor bloom_sampler_init$descriptor() {
@@ -2544,7 +3050,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, bloom_sampler_params params)
+     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, const bloom_sampler_params *params)
      * }
      */
     public static MethodHandle bloom_sampler_init$handle() {
@@ -2554,7 +3060,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, bloom_sampler_params params)
+     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, const bloom_sampler_params *params)
      * }
      */
     public static MemorySegment bloom_sampler_init$address() {
@@ -2563,7 +3069,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, bloom_sampler_params params)
+     * int32_t bloom_sampler_init(bloom_sampler **out, const bloom_model *model, const bloom_sampler_params *params)
      * }
      */
     public static int bloom_sampler_init(MemorySegment out, MemorySegment model, MemorySegment params) {
@@ -2820,6 +3326,69 @@ public class bloom_h extends bloom_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class bloom_sampler_sample_ith {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_sampler_sample_ith");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_sampler_sample_ith(bloom_token *out_token, bloom_sampler *sampler, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static FunctionDescriptor bloom_sampler_sample_ith$descriptor() {
+        return bloom_sampler_sample_ith.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_sampler_sample_ith(bloom_token *out_token, bloom_sampler *sampler, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static MethodHandle bloom_sampler_sample_ith$handle() {
+        return bloom_sampler_sample_ith.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_sampler_sample_ith(bloom_token *out_token, bloom_sampler *sampler, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static MemorySegment bloom_sampler_sample_ith$address() {
+        return bloom_sampler_sample_ith.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_sampler_sample_ith(bloom_token *out_token, bloom_sampler *sampler, const bloom_context *ctx, int32_t i)
+     * }
+     */
+    public static int bloom_sampler_sample_ith(MemorySegment out_token, MemorySegment sampler, MemorySegment ctx, int i) {
+        var mh$ = bloom_sampler_sample_ith.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_sampler_sample_ith", out_token, sampler, ctx, i);
+            }
+            return (int)mh$.invokeExact(out_token, sampler, ctx, i);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int BLOOM_FINISH_LENGTH = (int)0L;
     /**
      * {@snippet lang=c :
@@ -2982,6 +3551,315 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_generate", out_result, ctx, sampler, prompt, n_prompt, params);
             }
             return (int)mh$.invokeExact(out_result, ctx, sampler, prompt, n_prompt, params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_generator_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_generator_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_init(bloom_generator **out, bloom_context *ctx, bloom_sampler *sampler, const bloom_token *prompt, size_t n_prompt, const bloom_generate_params *params)
+     * }
+     */
+    public static FunctionDescriptor bloom_generator_init$descriptor() {
+        return bloom_generator_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_init(bloom_generator **out, bloom_context *ctx, bloom_sampler *sampler, const bloom_token *prompt, size_t n_prompt, const bloom_generate_params *params)
+     * }
+     */
+    public static MethodHandle bloom_generator_init$handle() {
+        return bloom_generator_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_init(bloom_generator **out, bloom_context *ctx, bloom_sampler *sampler, const bloom_token *prompt, size_t n_prompt, const bloom_generate_params *params)
+     * }
+     */
+    public static MemorySegment bloom_generator_init$address() {
+        return bloom_generator_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_generator_init(bloom_generator **out, bloom_context *ctx, bloom_sampler *sampler, const bloom_token *prompt, size_t n_prompt, const bloom_generate_params *params)
+     * }
+     */
+    public static int bloom_generator_init(MemorySegment out, MemorySegment ctx, MemorySegment sampler, MemorySegment prompt, long n_prompt, MemorySegment params) {
+        var mh$ = bloom_generator_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_generator_init", out, ctx, sampler, prompt, n_prompt, params);
+            }
+            return (int)mh$.invokeExact(out, ctx, sampler, prompt, n_prompt, params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_generator_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_generator_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void bloom_generator_free(bloom_generator *generator)
+     * }
+     */
+    public static FunctionDescriptor bloom_generator_free$descriptor() {
+        return bloom_generator_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void bloom_generator_free(bloom_generator *generator)
+     * }
+     */
+    public static MethodHandle bloom_generator_free$handle() {
+        return bloom_generator_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void bloom_generator_free(bloom_generator *generator)
+     * }
+     */
+    public static MemorySegment bloom_generator_free$address() {
+        return bloom_generator_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void bloom_generator_free(bloom_generator *generator)
+     * }
+     */
+    public static void bloom_generator_free(MemorySegment generator) {
+        var mh$ = bloom_generator_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_generator_free", generator);
+            }
+            mh$.invokeExact(generator);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_generator_step {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_generator_step");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_step(bloom_generator_event *out_event, bloom_generator *generator)
+     * }
+     */
+    public static FunctionDescriptor bloom_generator_step$descriptor() {
+        return bloom_generator_step.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_step(bloom_generator_event *out_event, bloom_generator *generator)
+     * }
+     */
+    public static MethodHandle bloom_generator_step$handle() {
+        return bloom_generator_step.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_step(bloom_generator_event *out_event, bloom_generator *generator)
+     * }
+     */
+    public static MemorySegment bloom_generator_step$address() {
+        return bloom_generator_step.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_generator_step(bloom_generator_event *out_event, bloom_generator *generator)
+     * }
+     */
+    public static int bloom_generator_step(MemorySegment out_event, MemorySegment generator) {
+        var mh$ = bloom_generator_step.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_generator_step", out_event, generator);
+            }
+            return (int)mh$.invokeExact(out_event, generator);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_context_step {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_context_step");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_step(bloom_generator_event *out_events, bloom_context *ctx, bloom_generator *const *generators, size_t n)
+     * }
+     */
+    public static FunctionDescriptor bloom_context_step$descriptor() {
+        return bloom_context_step.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_step(bloom_generator_event *out_events, bloom_context *ctx, bloom_generator *const *generators, size_t n)
+     * }
+     */
+    public static MethodHandle bloom_context_step$handle() {
+        return bloom_context_step.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_context_step(bloom_generator_event *out_events, bloom_context *ctx, bloom_generator *const *generators, size_t n)
+     * }
+     */
+    public static MemorySegment bloom_context_step$address() {
+        return bloom_context_step.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_context_step(bloom_generator_event *out_events, bloom_context *ctx, bloom_generator *const *generators, size_t n)
+     * }
+     */
+    public static int bloom_context_step(MemorySegment out_events, MemorySegment ctx, MemorySegment generators, long n) {
+        var mh$ = bloom_context_step.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_context_step", out_events, ctx, generators, n);
+            }
+            return (int)mh$.invokeExact(out_events, ctx, generators, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_generator_get_result {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_generator_get_result");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_result(bloom_generate_result *out_result, const bloom_generator *generator)
+     * }
+     */
+    public static FunctionDescriptor bloom_generator_get_result$descriptor() {
+        return bloom_generator_get_result.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_result(bloom_generate_result *out_result, const bloom_generator *generator)
+     * }
+     */
+    public static MethodHandle bloom_generator_get_result$handle() {
+        return bloom_generator_get_result.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_result(bloom_generate_result *out_result, const bloom_generator *generator)
+     * }
+     */
+    public static MemorySegment bloom_generator_get_result$address() {
+        return bloom_generator_get_result.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_result(bloom_generate_result *out_result, const bloom_generator *generator)
+     * }
+     */
+    public static int bloom_generator_get_result(MemorySegment out_result, MemorySegment generator) {
+        var mh$ = bloom_generator_get_result.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_generator_get_result", out_result, generator);
+            }
+            return (int)mh$.invokeExact(out_result, generator);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3329,7 +4207,7 @@ public class bloom_h extends bloom_h$shared {
             bloom_h.C_LONG,
             bloom_h.C_POINTER,
             bloom_h.C_LONG,
-            bloom_convert_params.layout()
+            bloom_h.C_POINTER
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_convert");
@@ -3340,7 +4218,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, const bloom_convert_params *params)
      * }
      */
     public static FunctionDescriptor bloom_convert$descriptor() {
@@ -3350,7 +4228,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, const bloom_convert_params *params)
      * }
      */
     public static MethodHandle bloom_convert$handle() {
@@ -3360,7 +4238,7 @@ public class bloom_h extends bloom_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, const bloom_convert_params *params)
      * }
      */
     public static MemorySegment bloom_convert$address() {
@@ -3369,7 +4247,7 @@ public class bloom_h extends bloom_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, bloom_convert_params params)
+     * int32_t bloom_convert(const char *in_path, size_t in_path_len, const char *out_path, size_t out_path_len, const bloom_convert_params *params)
      * }
      */
     public static int bloom_convert(MemorySegment in_path, long in_path_len, MemorySegment out_path, long out_path_len, MemorySegment params) {

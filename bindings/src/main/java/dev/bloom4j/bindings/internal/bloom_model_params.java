@@ -15,11 +15,12 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 /**
  * {@snippet lang=c :
  * struct bloom_model_params {
+ *     uint32_t size;
  *     int32_t n_gpu_layers;
  *     int32_t main_gpu;
  *     int32_t split_mode;
- *     _Bool use_mmap;
- *     _Bool repack;
+ *     bool use_mmap;
+ *     bool repack;
  *     bloom_progress_callback progress_callback;
  *     void *progress_user_data;
  * }
@@ -32,12 +33,13 @@ public class bloom_model_params {
     }
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
+        bloom_h.C_INT.withName("size"),
         bloom_h.C_INT.withName("n_gpu_layers"),
         bloom_h.C_INT.withName("main_gpu"),
         bloom_h.C_INT.withName("split_mode"),
         bloom_h.C_BOOL.withName("use_mmap"),
         bloom_h.C_BOOL.withName("repack"),
-        MemoryLayout.paddingLayout(2),
+        MemoryLayout.paddingLayout(6),
         bloom_h.C_POINTER.withName("progress_callback"),
         bloom_h.C_POINTER.withName("progress_user_data")
     ).withName("bloom_model_params");
@@ -47,6 +49,50 @@ public class bloom_model_params {
      */
     public static final GroupLayout layout() {
         return $LAYOUT;
+    }
+
+    private static final OfInt size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("size"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final OfInt size$layout() {
+        return size$LAYOUT;
+    }
+
+    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final long size$offset() {
+        return size$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static int size(MemorySegment struct) {
+        return struct.get(size$LAYOUT, size$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static void size(MemorySegment struct, int fieldValue) {
+        struct.set(size$LAYOUT, size$OFFSET, fieldValue);
     }
 
     private static final OfInt n_gpu_layers$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_gpu_layers"));
@@ -186,7 +232,7 @@ public class bloom_model_params {
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * _Bool use_mmap
+     * bool use_mmap
      * }
      */
     public static final OfBoolean use_mmap$layout() {
@@ -198,7 +244,7 @@ public class bloom_model_params {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * _Bool use_mmap
+     * bool use_mmap
      * }
      */
     public static final long use_mmap$offset() {
@@ -208,7 +254,7 @@ public class bloom_model_params {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * _Bool use_mmap
+     * bool use_mmap
      * }
      */
     public static boolean use_mmap(MemorySegment struct) {
@@ -218,7 +264,7 @@ public class bloom_model_params {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * _Bool use_mmap
+     * bool use_mmap
      * }
      */
     public static void use_mmap(MemorySegment struct, boolean fieldValue) {
@@ -230,7 +276,7 @@ public class bloom_model_params {
     /**
      * Layout for field:
      * {@snippet lang=c :
-     * _Bool repack
+     * bool repack
      * }
      */
     public static final OfBoolean repack$layout() {
@@ -242,7 +288,7 @@ public class bloom_model_params {
     /**
      * Offset for field:
      * {@snippet lang=c :
-     * _Bool repack
+     * bool repack
      * }
      */
     public static final long repack$offset() {
@@ -252,7 +298,7 @@ public class bloom_model_params {
     /**
      * Getter for field:
      * {@snippet lang=c :
-     * _Bool repack
+     * bool repack
      * }
      */
     public static boolean repack(MemorySegment struct) {
@@ -262,7 +308,7 @@ public class bloom_model_params {
     /**
      * Setter for field:
      * {@snippet lang=c :
-     * _Bool repack
+     * bool repack
      * }
      */
     public static void repack(MemorySegment struct, boolean fieldValue) {

@@ -14,7 +14,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
  * {@snippet lang=c :
- * typedef _Bool (*bloom_progress_callback)(float, void *)
+ * typedef bool (*bloom_progress_callback)(float, void *)
  * }
  */
 public final class bloom_progress_callback {

@@ -15,6 +15,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 /**
  * {@snippet lang=c :
  * struct bloom_sampler_params {
+ *     uint32_t size;
  *     uint64_t seed;
  *     float temperature;
  *     int32_t top_k;
@@ -34,6 +35,8 @@ public class bloom_sampler_params {
     }
 
     private static final GroupLayout $LAYOUT = MemoryLayout.structLayout(
+        bloom_h.C_INT.withName("size"),
+        MemoryLayout.paddingLayout(4),
         bloom_h.C_LONG.withName("seed"),
         bloom_h.C_FLOAT.withName("temperature"),
         bloom_h.C_INT.withName("top_k"),
@@ -50,6 +53,50 @@ public class bloom_sampler_params {
      */
     public static final GroupLayout layout() {
         return $LAYOUT;
+    }
+
+    private static final OfInt size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("size"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final OfInt size$layout() {
+        return size$LAYOUT;
+    }
+
+    private static final long size$OFFSET = $LAYOUT.byteOffset(groupElement("size"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static final long size$offset() {
+        return size$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static int size(MemorySegment struct) {
+        return struct.get(size$LAYOUT, size$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * uint32_t size
+     * }
+     */
+    public static void size(MemorySegment struct, int fieldValue) {
+        struct.set(size$LAYOUT, size$OFFSET, fieldValue);
     }
 
     private static final OfLong seed$LAYOUT = (OfLong)$LAYOUT.select(groupElement("seed"));

@@ -14,7 +14,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
 
 /**
  * {@snippet lang=c :
- * typedef _Bool (*bloom_token_callback)(bloom_token, const char *, size_t, void *)
+ * typedef bool (*bloom_token_callback)(bloom_token, const char *, size_t, void *)
  * }
  */
 public final class bloom_token_callback {
