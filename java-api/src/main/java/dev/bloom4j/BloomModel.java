@@ -18,7 +18,8 @@ import java.util.OptionalInt;
 
 /**
  * A loaded BLOOM checkpoint: weights, hyper-parameters and tokenizer. Immutable and thread-safe: share one model
- * between threads and give each thread its own {@link BloomSession}.
+ * between threads and give each thread its own {@link BloomSession}, or let many threads submit to one
+ * {@link BatchSession}.
  * {@snippet :
  * try (var model = BloomModel.load(Path.of("/models/bloom-560m"));
  *      var session = model.newSession()) {
@@ -39,9 +40,9 @@ import java.util.OptionalInt;
  * }
  *
  * <p><b>Lifecycle.</b> {@link #close()} frees the native model. It refuses, with an
- * {@link IllegalStateException} saying how many are open, while sessions made from this model are still open:
- * sessions are confined to their threads, so the model cannot close them on their behalf, and a session keeps
- * its model alive. Closing twice is harmless; any other call after close throws
+ * {@link IllegalStateException} saying how many are open, while sessions made from this model (batch sessions
+ * included) are still open: sessions are confined to their threads, so the model cannot close them on their behalf,
+ * and a session keeps its model alive. Closing twice is harmless; any other call after close throws
  * {@code IllegalStateException("BloomModel is closed")}.
  */
 public final class BloomModel implements AutoCloseable {
@@ -279,6 +280,38 @@ public final class BloomModel implements AutoCloseable {
         boolean opened = false;
         try {
             BloomSession session = new BloomSession(this, config);
+            opened = true;
+            return session;
+        } finally {
+            if (!opened) {
+                sessionClosed();
+            }
+        }
+    }
+
+    /**
+     * Opens a {@link BatchSession}: one KV cache of {@link SessionConfig#contextSize()} cells shared by up to
+     * {@link SessionConfig#maxSequences()} requests decoded together (set it above 1; the native default is 1), run
+     * by a scheduler thread of its own; any thread may submit to it.
+     * {@snippet :
+     * try (var batch = model.newBatchSession(SessionConfig.builder().contextSize(4096).maxSequences(16).build())) {
+     *     List<CompletableFuture<Completion>> futures = prompts.stream()
+     *             .map(p -> batch.submit(p, GenerationConfig.greedy().maxTokens(64))).toList();
+     *     futures.forEach(f -> System.out.println(f.join().text()));
+     * }
+     * }
+     *
+     * @throws BloomOutOfMemoryException the KV cache does not fit
+     */
+    public BatchSession newBatchSession(SessionConfig config) {
+        Objects.requireNonNull(config, "config");
+        synchronized (lock) {
+            checkOpen();
+            openSessions++;
+        }
+        boolean opened = false;
+        try {
+            BatchSession session = new BatchSession(this, config);
             opened = true;
             return session;
         } finally {

@@ -1,9 +1,5 @@
 package dev.bloom4j;
 
-import static dev.bloom4j.bindings.internal.bloom_h.C_LONG;
-import static dev.bloom4j.bindings.internal.bloom_h.C_POINTER;
-
-import dev.bloom4j.bindings.internal.bloom_context_params;
 import dev.bloom4j.bindings.internal.bloom_generate_params;
 import dev.bloom4j.bindings.internal.bloom_generate_result;
 import dev.bloom4j.bindings.internal.bloom_h;
@@ -11,8 +7,6 @@ import dev.bloom4j.bindings.internal.bloom_token_callback;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.time.Duration;
-import java.util.List;
 import java.util.Objects;
 import java.util.Spliterator;
 import java.util.Spliterators;
@@ -51,7 +45,8 @@ import java.util.stream.StreamSupport;
  *
  * <p><b>Threading.</b> A session belongs to the thread that created it; a call from any other thread throws
  * {@code IllegalStateException("BloomSession used from thread X but owned by Y")}. Use one session per thread
- * (sessions of the same model run in parallel). Listeners and token streams run on the owning thread.
+ * (sessions of the same model run in parallel). Listeners and token streams run on the owning thread. To serve
+ * many threads from one KV cache, decoding their requests together, use a {@link BatchSession}.
  *
  * <p><b>Lifecycle.</b> {@link #close()} frees the KV cache; it is idempotent and lets the model be closed. Any
  * other call after close throws {@code IllegalStateException("BloomSession is closed")}. At most one token stream is
@@ -62,43 +57,14 @@ public final class BloomSession implements AutoCloseable {
 
     private final BloomModel model;
     private final Thread owner;
-    private final Arena arena; // confined to the owner; closing it frees the native context
-    private final MemorySegment context;
-    private final int contextSize;
-    private final int batchSize;
-    private final KvCacheType kvCacheType;
-    private final FlashAttention flashAttention;
-    private final int vocabularySize;
+    private final NativeContext context; // confined to the owner; closing it frees the native context
     private boolean closed;
     private TokenIterator openStream;
 
     BloomSession(BloomModel model, SessionConfig config) {
         this.model = model;
         this.owner = Thread.currentThread();
-        this.vocabularySize = model.infoUnchecked().vocabularySize();
-        this.batchSize = config.batchSize();
-        Arena arena = Arena.ofConfined();
-        try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment params = bloom_h.bloom_context_default_params(tmp);
-            bloom_context_params.n_ctx(params, config.contextSize());
-            bloom_context_params.n_batch(params, config.batchSize());
-            bloom_context_params.n_threads(params, config.threads());
-            bloom_context_params.type_kv(params, config.kvCacheType().code());
-            bloom_context_params.flash_attn(params, config.flashAttention().code());
-            MemorySegment out = tmp.allocate(C_POINTER);
-            Native.check(bloom_h.bloom_context_init(out, model.handle(), params));
-            this.context = out.get(C_POINTER, 0).reinterpret(arena, bloom_h::bloom_context_free);
-            this.contextSize = bloom_h.bloom_context_n_ctx(context);
-            MemorySegment resolved = bloom_h.bloom_context_get_params(tmp, context);
-            this.kvCacheType = KvCacheType.of(bloom_context_params.type_kv(resolved));
-            this.flashAttention = FlashAttention.of(bloom_context_params.flash_attn(resolved));
-            this.arena = arena;
-            arena = null;
-        } finally {
-            if (arena != null) {
-                arena.close();
-            }
-        }
+        this.context = new NativeContext(model, config);
     }
 
     /** The model this session runs. */
@@ -111,45 +77,37 @@ public final class BloomSession implements AutoCloseable {
     /** Capacity of the KV cache in tokens. */
     public int contextSize() {
         enter();
-        return contextSize;
+        return context.contextSize();
     }
 
     /** Most tokens evaluated in one graph: longer inputs are evaluated in pieces of this size. */
     public int batchSize() {
         enter();
-        return batchSize;
+        return context.batchSize();
     }
 
     /** The KV cache's element type: {@link KvCacheType#F32} or {@link KvCacheType#F16}, never {@code AUTO}. */
     public KvCacheType kvCacheType() {
         enter();
-        return kvCacheType;
+        return context.kvCacheType();
     }
 
     /** Whether attention runs fused: {@link FlashAttention#ON} or {@link FlashAttention#OFF}, never {@code AUTO}. */
     public FlashAttention flashAttention() {
         enter();
-        return flashAttention;
+        return context.flashAttention();
     }
 
     /** Number of tokens in the KV cache ({@code n_past}): the position the next evaluated token gets. */
     public int position() {
         enter();
-        return bloom_h.bloom_context_n_past(context);
+        return context.position();
     }
 
     /** The token ids in the KV cache, oldest first. */
     public int[] cachedTokens() {
         enter();
-        return cachedTokensUnchecked();
-    }
-
-    int[] cachedTokensUnchecked() {
-        try (Arena tmp = Arena.ofConfined()) {
-            return Native.sized(tmp, ValueLayout.JAVA_INT, bloom_h.bloom_context_n_past(context),
-                    (buf, cap, len) -> bloom_h.bloom_context_get_tokens(buf, cap, len, context))
-                    .toArray(ValueLayout.JAVA_INT);
-        }
+        return context.cachedTokens();
     }
 
     /**
@@ -161,11 +119,11 @@ public final class BloomSession implements AutoCloseable {
     public void truncate(int keep) {
         enter();
         closeOpenStream();
-        int position = bloom_h.bloom_context_n_past(context);
+        int position = context.position();
         if (keep < 0 || keep > position) {
             throw new IllegalArgumentException("keep must be in [0, " + position + "] (the cached tokens), got " + keep);
         }
-        Native.check(bloom_h.bloom_context_truncate(context, keep));
+        context.truncate(keep);
     }
 
     /** Empties the KV cache. */
@@ -196,20 +154,13 @@ public final class BloomSession implements AutoCloseable {
             throw new IllegalArgumentException("tokens must not be empty");
         }
         model.checkTokenIds(tokens, "tokens");
-        int position = bloom_h.bloom_context_n_past(context);
+        int position = context.position();
+        int contextSize = context.contextSize();
         if ((long) position + tokens.length > contextSize) {
             throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot evaluate " + tokens.length + " tokens after the "
                     + position + " cached: the context holds " + contextSize);
         }
-        decodeUnchecked(tokens, 0, tokens.length, allLogits);
-    }
-
-    void decodeUnchecked(int[] tokens, int from, int to, boolean allLogits) {
-        try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment segment = tmp.allocate(ValueLayout.JAVA_INT, to - from);
-            MemorySegment.copy(tokens, from, segment, ValueLayout.JAVA_INT, 0, to - from);
-            Native.check(bloom_h.bloom_context_decode(context, segment, to - from, allLogits));
-        }
+        context.decode(tokens, 0, tokens.length, allLogits);
     }
 
     /**
@@ -222,8 +173,8 @@ public final class BloomSession implements AutoCloseable {
         enter();
         closeOpenStream();
         try (Arena tmp = Arena.ofConfined()) {
-            LogitRows rows = logitRows(tmp);
-            return rows.row(rows.count - 1);
+            NativeContext.LogitRows rows = context.logitRows(tmp);
+            return rows.row(rows.count() - 1);
         }
     }
 
@@ -237,39 +188,13 @@ public final class BloomSession implements AutoCloseable {
         enter();
         closeOpenStream();
         try (Arena tmp = Arena.ofConfined()) {
-            LogitRows rows = logitRows(tmp);
-            float[][] out = new float[rows.count][];
-            for (int i = 0; i < rows.count; i++) {
+            NativeContext.LogitRows rows = context.logitRows(tmp);
+            float[][] out = new float[rows.count()][];
+            for (int i = 0; i < rows.count(); i++) {
                 out[i] = rows.row(i);
             }
             return out;
         }
-    }
-
-    /** Borrowed native logits, copied row by row before the next native call can invalidate them. */
-    private record LogitRows(MemorySegment data, int count, int width) {
-        float[] row(int i) {
-            return data.asSlice((long) i * width * Float.BYTES, (long) width * Float.BYTES)
-                    .toArray(ValueLayout.JAVA_FLOAT);
-        }
-    }
-
-    private LogitRows logitRows(Arena tmp) {
-        if (bloom_h.bloom_context_n_past(context) == 0) {
-            throw new IllegalStateException("no logits: nothing was evaluated since the session was created, "
-                    + "cleared or truncated");
-        }
-        MemorySegment pointer = tmp.allocate(C_POINTER);
-        MemorySegment rows = tmp.allocate(C_LONG);
-        int status = bloom_h.bloom_context_get_logits(pointer, rows, context);
-        if (status == bloom_h.BLOOM_ERR_INVALID_ARGUMENT()) {
-            throw new IllegalStateException("no logits: nothing was evaluated since the session was created, "
-                    + "cleared or truncated (" + Native.exception(status).nativeMessage() + ")");
-        }
-        Native.check(status);
-        int count = Math.toIntExact(rows.get(C_LONG, 0));
-        long bytes = (long) count * vocabularySize * Float.BYTES;
-        return new LogitRows(pointer.get(C_POINTER, 0).reinterpret(bytes), count, vocabularySize);
     }
 
     // ------------------------------------------------------------------------------------------ scoring
@@ -303,12 +228,12 @@ public final class BloomSession implements AutoCloseable {
             throw new IllegalArgumentException("ids must not be empty");
         }
         model.checkTokenIds(ids, "ids");
-        if (ids.length > contextSize) {
+        if (ids.length > context.contextSize()) {
             throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot score " + ids.length + " tokens: the context "
-                    + "holds " + contextSize + " (open the session with a larger contextSize, or score a long text "
+                    + "holds " + context.contextSize() + " (open the session with a larger contextSize, or score a long text "
                     + "in windows with perplexity())");
         }
-        return Scoring.logProbs(this, ids.clone());
+        return Scoring.logProbs(context, ids.clone());
     }
 
     /**
@@ -386,9 +311,9 @@ public final class BloomSession implements AutoCloseable {
         enter();
         closeOpenStream();
         model.checkTokenIds(tokens, "tokens");
-        if (config.contextSize() > contextSize) {
+        if (config.contextSize() > context.contextSize()) {
             throw new IllegalArgumentException("the perplexity window of " + config.contextSize() + " tokens does not "
-                    + "fit in this session's context of " + contextSize + "; open the session with contextSize >= "
+                    + "fit in this session's context of " + context.contextSize() + "; open the session with contextSize >= "
                     + config.contextSize());
         }
         int bos = -1;
@@ -407,7 +332,7 @@ public final class BloomSession implements AutoCloseable {
                     ? " (BOS included)" : "") + " but perplexity with a context of " + config.contextSize()
                     + " needs at least " + 2L * config.contextSize() + " (2 x context, as llama-perplexity requires)");
         }
-        return Scoring.perplexity(this, all, config, bos, listener);
+        return Scoring.perplexity(context, all, config, bos, listener);
     }
 
     // ------------------------------------------------------------------------------------------ generation
@@ -467,46 +392,19 @@ public final class BloomSession implements AutoCloseable {
         closeOpenStream();
         checkPrompt(promptIds);
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment sampler = newSampler(tmp, config);
-            MemorySegment params = bloom_h.bloom_generate_default_params(tmp);
-            bloom_generate_params.max_tokens(params, config.maxTokens());
-            bloom_generate_params.ignore_eos(params, config.ignoreEos());
-            List<String> stops = config.stop();
-            if (!stops.isEmpty()) {
-                MemorySegment pointers = tmp.allocate(C_POINTER, stops.size());
-                MemorySegment lengths = tmp.allocate(C_LONG, stops.size());
-                for (int i = 0; i < stops.size(); i++) {
-                    MemorySegment text = Native.utf8(tmp, stops.get(i));
-                    pointers.setAtIndex(C_POINTER, i, text);
-                    lengths.setAtIndex(C_LONG, i, text.byteSize());
-                }
-                bloom_generate_params.stop(params, pointers);
-                bloom_generate_params.stop_lens(params, lengths);
-                bloom_generate_params.n_stop(params, stops.size());
-            }
+            MemorySegment sampler = context.newSampler(tmp, config, config.seed());
+            MemorySegment params = NativeContext.generateParams(tmp, config, 0);
             CallbackRelay relay = new CallbackRelay(listener);
             bloom_generate_params.callback(params, bloom_token_callback.allocate(relay::apply, tmp));
             MemorySegment prompt = tmp.allocateFrom(ValueLayout.JAVA_INT, promptIds);
             MemorySegment result = bloom_generate_result.allocate(tmp);
-            int status = bloom_h.bloom_generate(result, context, sampler, prompt, promptIds.length, params);
+            int status = bloom_h.bloom_generate(result, context.handle(), sampler, prompt, promptIds.length, params);
             if (relay.failure != null) {
                 throw rethrow(relay.failure);
             }
             Native.check(status);
-            return new Completion(
-                    relay.text.toString(),
-                    relay.ids.toArray(),
-                    bloom_generate_result.n_prompt(result),
-                    bloom_generate_result.n_reused(result),
-                    bloom_generate_result.n_generated(result),
-                    FinishReason.of(bloom_generate_result.finish_reason(result)),
-                    millis(bloom_generate_result.prefill_ms(result)),
-                    millis(bloom_generate_result.decode_ms(result)));
+            return NativeContext.completion(result, relay.text.toString(), relay.ids.toArray(), null);
         }
-    }
-
-    private static Duration millis(double ms) {
-        return Duration.ofNanos(Math.round(ms * 1e6));
     }
 
     /** Collects the callback's tokens and forwards them; an upcall must never throw, so failures are parked. */
@@ -576,7 +474,7 @@ public final class BloomSession implements AutoCloseable {
         enter();
         closeOpenStream();
         checkPrompt(promptIds);
-        TokenIterator iterator = new TokenIterator(this, promptIds.clone(), config);
+        TokenIterator iterator = new TokenIterator(this, context, promptIds.clone(), config);
         openStream = iterator;
         return iterator;
     }
@@ -595,7 +493,7 @@ public final class BloomSession implements AutoCloseable {
         checkThread();
         closeOpenStream();
         closed = true;
-        arena.close();
+        context.close();
         model.sessionClosed();
     }
 
@@ -619,13 +517,6 @@ public final class BloomSession implements AutoCloseable {
         if (current != owner) {
             throw new IllegalStateException("BloomSession used from thread " + describe(current) + " but owned by "
                     + describe(owner));
-        }
-    }
-
-    void checkOpen() {
-        checkThread();
-        if (closed) {
-            throw new IllegalStateException("BloomSession is closed");
         }
     }
 
@@ -659,33 +550,10 @@ public final class BloomSession implements AutoCloseable {
             throw new IllegalArgumentException("prompt must not be empty: generation needs at least one token");
         }
         model.checkTokenIds(promptIds, "prompt");
-        if (promptIds.length > contextSize) {
+        if (promptIds.length > context.contextSize()) {
             throw Native.javaSide(BloomStatus.CONTEXT_FULL, "the prompt has " + promptIds.length
-                    + " tokens but the context holds " + contextSize);
+                    + " tokens but the context holds " + context.contextSize());
         }
-    }
-
-    /** A native sampler owned by {@code owner}: freed when that arena closes. */
-    MemorySegment newSampler(Arena owner, GenerationConfig config) {
-        MemorySegment out = owner.allocate(C_POINTER);
-        Native.check(bloom_h.bloom_sampler_init(out, model.handle(), config.samplerParams(owner)));
-        return out.get(C_POINTER, 0).reinterpret(owner, bloom_h::bloom_sampler_free);
-    }
-
-    MemorySegment context() {
-        return context;
-    }
-
-    int batchSizeUnchecked() {
-        return batchSize;
-    }
-
-    void clearUnchecked() {
-        Native.check(bloom_h.bloom_context_truncate(context, 0));
-    }
-
-    int contextSizeUnchecked() {
-        return contextSize;
     }
 
     private static RuntimeException rethrow(Throwable t) {

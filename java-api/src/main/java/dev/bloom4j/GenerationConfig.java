@@ -11,7 +11,8 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * How {@link BloomSession#generate} and {@link BloomSession#stream} pick tokens and when they stop. Immutable and
+ * How {@link BloomSession#generate}, {@link BloomSession#stream} and {@link BatchSession} pick tokens and when they
+ * stop. Immutable and
  * validated on construction: an invalid value throws an {@link IllegalArgumentException} naming the field.
  *
  * <p>Start from {@link #greedy()} (the native defaults: temperature 0, i.e. argmax) or {@link #sampling()}, then
@@ -46,6 +47,11 @@ import java.util.Objects;
  * @param stop              strings that end generation when they appear in the output; the text returned stops
  *                          just before the first one; none may be empty
  * @param ignoreEos         keep generating past the model's end-of-sequence token
+ * @param n                 how many samples {@link BatchSession#submitSamples(int[], GenerationConfig)} draws
+ *                          from one prompt, in [1, 256]; sample {@code i} uses seed {@code seed + i}, so n samples
+ *                          with a fixed seed are reproducible, and sample {@code i} equals a single generation with
+ *                          seed {@code seed + i}. Generation of one completion ({@code generate}, {@code submit})
+ *                          needs 1
  */
 public record GenerationConfig(
         int maxTokens,
@@ -59,7 +65,8 @@ public record GenerationConfig(
         int penaltyLastN,
         long seed,
         List<String> stop,
-        boolean ignoreEos) {
+        boolean ignoreEos,
+        int n) {
 
     /** Validates every field; the message names the offending one and the value given. */
     public GenerationConfig {
@@ -100,6 +107,9 @@ public record GenerationConfig(
             }
         }
         stop = List.copyOf(stop);
+        if (n < 1 || n > bloom_h.BLOOM_MAX_SEQ()) {
+            throw invalid("n", "must be in [1, " + bloom_h.BLOOM_MAX_SEQ() + "]", n);
+        }
     }
 
     private static IllegalArgumentException invalid(String field, String rule, Object value) {
@@ -194,6 +204,17 @@ public record GenerationConfig(
         return toBuilder().ignoreEos(ignoreEos).build();
     }
 
+    /**
+     * This config with another {@link #n()}: the number of samples
+     * {@link BatchSession#submitSamples(String, GenerationConfig)} draws.
+     * {@snippet :
+     * var config = GenerationConfig.sampling().seed(42).maxTokens(64).n(8);   // samples use seeds 42 .. 49
+     * }
+     */
+    public GenerationConfig n(int n) {
+        return toBuilder().n(n).build();
+    }
+
     /** Fills a {@code bloom_sampler_params}, starting from the native defaults so new fields keep theirs. */
     MemorySegment samplerParams(Arena arena) {
         MemorySegment p = bloom_h.bloom_sampler_default_params(arena);
@@ -223,6 +244,7 @@ public record GenerationConfig(
         private long seed;
         private List<String> stop;
         private boolean ignoreEos;
+        private int n;
 
         private Builder(GenerationConfig from) {
             maxTokens = from.maxTokens;
@@ -237,6 +259,7 @@ public record GenerationConfig(
             seed = from.seed;
             stop = from.stop;
             ignoreEos = from.ignoreEos;
+            n = from.n;
         }
 
         /** Most tokens to generate. */
@@ -325,10 +348,16 @@ public record GenerationConfig(
             return this;
         }
 
+        /** Samples drawn from one prompt by {@link BatchSession#submitSamples}; sample i uses seed + i. */
+        public Builder n(int n) {
+            this.n = n;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the first invalid field */
         public GenerationConfig build() {
             return new GenerationConfig(maxTokens, temperature, topK, topP, minP, repetitionPenalty,
-                    presencePenalty, frequencyPenalty, penaltyLastN, seed, stop, ignoreEos);
+                    presencePenalty, frequencyPenalty, penaltyLastN, seed, stop, ignoreEos, n);
         }
     }
 
@@ -354,7 +383,8 @@ public record GenerationConfig(
                         bloom_sampler_params.penalty_last_n(s),
                         bloom_sampler_params.seed(s),
                         List.of(),
-                        bloom_generate_params.ignore_eos(g));
+                        bloom_generate_params.ignore_eos(g),
+                        1);
             }
         }
     }

@@ -6,8 +6,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Sizes of a {@link BloomSession}: its KV cache, its evaluation batches and its CPU threads, and how it computes
- * attention. Defaults come from the native {@code bloom_context_default_params()}.
+ * Sizes of a {@link BloomSession} or {@link BatchSession}: its KV cache, its evaluation batches, its CPU threads,
+ * how it computes attention and how many sequences it holds at once. Defaults come from the native
+ * {@code bloom_context_default_params()}.
  * {@snippet :
  * var config = SessionConfig.builder()
  *         .contextSize(4096)                // tokens the KV cache holds
@@ -19,6 +20,9 @@ import java.lang.foreign.MemorySegment;
  * try (var session = model.newSession(config)) {
  *     // ...
  * }
+ * try (var batch = model.newBatchSession(config.toBuilder().maxSequences(16).build())) {
+ *     // up to 16 requests decoded together, sharing the 4096 cells of the KV cache
+ * }
  * }
  *
  * @param contextSize tokens the KV cache holds; 0 means the model's training context length
@@ -26,9 +30,13 @@ import java.lang.foreign.MemorySegment;
  * @param threads     CPU threads; 0 means one per core
  * @param kvCacheType    element type of the KV cache
  * @param flashAttention whether attention runs as ggml's fused flash-attention operation
+ * @param maxSequences   sequences the KV cache holds at once, in [1, 256] ({@code BLOOM_MAX_SEQ}): for a
+ *                       {@link BatchSession} the most requests decoded together (their cells come from one pool
+ *                       of {@code contextSize}); a {@link BloomSession} uses one
  */
 public record SessionConfig(int contextSize, int batchSize, int threads, KvCacheType kvCacheType,
-                            FlashAttention flashAttention) {
+                            FlashAttention flashAttention, int maxSequences) {
+
 
     /** Validates every field; the message names the offending one. */
     public SessionConfig {
@@ -48,6 +56,10 @@ public record SessionConfig(int contextSize, int batchSize, int threads, KvCache
         if (flashAttention == null) {
             throw new IllegalArgumentException("flashAttention must not be null (FlashAttention.AUTO for the default)");
         }
+        if (maxSequences < 1 || maxSequences > bloom_h.BLOOM_MAX_SEQ()) {
+            throw new IllegalArgumentException("maxSequences must be in [1, " + bloom_h.BLOOM_MAX_SEQ() + "], got "
+                    + maxSequences);
+        }
     }
 
     /** The native defaults. */
@@ -63,7 +75,7 @@ public record SessionConfig(int contextSize, int batchSize, int threads, KvCache
     /** A builder starting from this configuration. */
     public Builder toBuilder() {
         return new Builder().contextSize(contextSize).batchSize(batchSize).threads(threads).kvCacheType(kvCacheType)
-                .flashAttention(flashAttention);
+                .flashAttention(flashAttention).maxSequences(maxSequences);
     }
 
     /** Builds {@link SessionConfig}; every setter is optional and {@link #build()} validates. */
@@ -73,6 +85,7 @@ public record SessionConfig(int contextSize, int batchSize, int threads, KvCache
         private int threads;
         private KvCacheType kvCacheType;
         private FlashAttention flashAttention;
+        private int maxSequences;
 
         private Builder() {
             Native.init();
@@ -83,6 +96,7 @@ public record SessionConfig(int contextSize, int batchSize, int threads, KvCache
                 threads = bloom_context_params.n_threads(defaults);
                 kvCacheType = KvCacheType.of(bloom_context_params.type_kv(defaults));
                 flashAttention = FlashAttention.of(bloom_context_params.flash_attn(defaults));
+                maxSequences = bloom_context_params.n_seq_max(defaults);
             }
         }
 
@@ -116,9 +130,18 @@ public record SessionConfig(int contextSize, int batchSize, int threads, KvCache
             return this;
         }
 
+        /**
+         * Sequences the KV cache holds at once (native default 1): for a {@link BatchSession}, the most requests
+         * decoded together; set it above 1 there.
+         */
+        public Builder maxSequences(int maxSequences) {
+            this.maxSequences = maxSequences;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the first invalid field */
         public SessionConfig build() {
-            return new SessionConfig(contextSize, batchSize, threads, kvCacheType, flashAttention);
+            return new SessionConfig(contextSize, batchSize, threads, kvCacheType, flashAttention, maxSequences);
         }
     }
 }

@@ -2,7 +2,8 @@ package dev.bloom4j;
 
 /**
  * Receives generated tokens as they are produced, on the thread that called
- * {@link BloomSession#generate(int[], GenerationConfig, TokenListener)}; it may stop the generation.
+ * {@link BloomSession#generate(int[], GenerationConfig, TokenListener)} (or on a {@link BatchSession}'s scheduler
+ * thread, for {@link BatchSession#submit(int[], GenerationConfig, TokenListener)}); it may stop the generation.
  * {@snippet :
  * Completion c = session.generate(promptIds, config, (id, text) -> {
  *     System.out.print(text);
@@ -10,7 +11,7 @@ package dev.bloom4j;
  * });
  * }
  * An exception thrown here stops the generation and is rethrown by {@code generate} after the native side has
- * unwound.
+ * unwound (a batch session fails that request's future with it).
  */
 @FunctionalInterface
 public interface TokenListener {

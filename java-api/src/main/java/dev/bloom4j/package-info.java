@@ -15,6 +15,9 @@
  *   <li>Generation: {@link dev.bloom4j.BloomSession#generate} with a text callback or a
  *       {@link dev.bloom4j.TokenListener}, or {@link dev.bloom4j.BloomSession#stream} as a {@code Stream<Token>}
  *       whose {@code close()} cancels; both return or report a {@link dev.bloom4j.Completion}.</li>
+ *   <li>Many requests at once: {@link dev.bloom4j.BatchSession} decodes the requests of any number of threads
+ *       together in one KV cache ({@code submit} returns a {@code CompletableFuture}, {@code publish} a
+ *       {@code Flow.Publisher}, {@code submitSamples} n samples of one prompt).</li>
  *   <li>Configuration: {@link dev.bloom4j.GenerationConfig}, {@link dev.bloom4j.SessionConfig},
  *       {@link dev.bloom4j.LoadOptions}; validated records whose defaults come from the native library.</li>
  *   <li>Scoring: {@link dev.bloom4j.BloomSession#logProbs}, {@link dev.bloom4j.BloomSession#score} (a

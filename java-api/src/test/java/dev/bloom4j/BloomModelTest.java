@@ -252,7 +252,7 @@ class BloomModelTest {
     void runtimeReportsVersionAndLibrary() {
         assertTrue(BloomRuntime.version().startsWith("0.1.0"), BloomRuntime.version());
         assertTrue(Files.isRegularFile(BloomRuntime.libraryPath()), BloomRuntime.libraryPath().toString());
-        assertEquals(6, BloomRuntime.abiVersion());
+        assertEquals(7, BloomRuntime.abiVersion());
     }
 
     @Test

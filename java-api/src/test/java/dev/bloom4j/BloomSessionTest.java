@@ -164,7 +164,7 @@ class BloomSessionTest {
         e = assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder().contextSize(-1).build());
         assertTrue(e.getMessage().startsWith("contextSize"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new SessionConfig(16, 16, -2, KvCacheType.AUTO, FlashAttention.AUTO));
+                () -> new SessionConfig(16, 16, -2, KvCacheType.AUTO, FlashAttention.AUTO, 1));
         assertTrue(e.getMessage().startsWith("threads"), e.getMessage());
         assertEquals(KvCacheType.AUTO, d.kvCacheType());
         assertEquals(FlashAttention.AUTO, d.flashAttention());

@@ -31,6 +31,7 @@ class GenerationConfigTest {
         assertEquals(0x5EEDL, g.seed());
         assertEquals(List.of(), g.stop());
         assertEquals(false, g.ignoreEos());
+        assertEquals(1, g.n());
         assertEquals(g, GenerationConfig.builder().build());
     }
 
@@ -46,10 +47,10 @@ class GenerationConfigTest {
     void withersAndBuilderAgree() {
         GenerationConfig a = GenerationConfig.greedy().maxTokens(7).temperature(0.5).topK(3).topP(0.9).minP(0.05)
                 .repetitionPenalty(1.1).presencePenalty(0.2).frequencyPenalty(0.3).penaltyLastN(64).seed(9)
-                .stop("x", "y").ignoreEos(true);
+                .stop("x", "y").ignoreEos(true).n(3);
         GenerationConfig b = GenerationConfig.builder().maxTokens(7).temperature(0.5).topK(3).topP(0.9).minP(0.05)
                 .repetitionPenalty(1.1).presencePenalty(0.2).frequencyPenalty(0.3).penaltyLastN(64).seed(9)
-                .addStop("x").addStop("y").ignoreEos(true).build();
+                .addStop("x").addStop("y").ignoreEos(true).n(3).build();
         assertEquals(a, b);
         assertEquals(a, a.toBuilder().build());
         assertEquals(List.of("x", "y"), a.stop());
@@ -82,7 +83,9 @@ class GenerationConfigTest {
                 Arguments.of("frequencyPenalty", (Supplier<?>) () -> g.frequencyPenalty(Double.NaN)),
                 Arguments.of("penaltyLastN", (Supplier<?>) () -> g.penaltyLastN(-2)),
                 Arguments.of("stop[1]", (Supplier<?>) () -> g.stop("ok", "")),
-                Arguments.of("stop[0]", (Supplier<?>) () -> g.stop(Arrays.asList((String) null))));
+                Arguments.of("stop[0]", (Supplier<?>) () -> g.stop(Arrays.asList((String) null))),
+                Arguments.of("n", (Supplier<?>) () -> g.n(0)),
+                Arguments.of("n", (Supplier<?>) () -> g.n(257)));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -102,5 +105,6 @@ class GenerationConfigTest {
         g.penaltyLastN(-1).penaltyLastN(0);
         g.presencePenalty(-2).frequencyPenalty(-2);
         g.temperature(0);
+        g.n(1).n(256);
     }
 }
