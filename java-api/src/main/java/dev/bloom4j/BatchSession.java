@@ -97,6 +97,8 @@ public final class BatchSession implements AutoCloseable {
     private final int contextSize;
     private final int batchSize;
     private final int maxSequences;
+    private final KvCacheType kvCacheType;
+    private final FlashAttention flashAttention;
     private final Thread thread;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -132,6 +134,8 @@ public final class BatchSession implements AutoCloseable {
         this.contextSize = context.contextSize();
         this.batchSize = context.batchSize();
         this.maxSequences = context.maxSequences();
+        this.kvCacheType = context.kvCacheType();
+        this.flashAttention = context.flashAttention();
     }
 
     /** The model this session runs. */
@@ -152,6 +156,16 @@ public final class BatchSession implements AutoCloseable {
     /** Most requests (sequences) decoded together; {@link #submitSamples} with n samples takes n. */
     public int maxSequences() {
         return maxSequences;
+    }
+
+    /** The KV cache's element type: {@link KvCacheType#F32} or {@link KvCacheType#F16}, never {@code AUTO}. */
+    public KvCacheType kvCacheType() {
+        return kvCacheType;
+    }
+
+    /** Whether attention runs fused: {@link FlashAttention#ON} or {@link FlashAttention#OFF}, never {@code AUTO}. */
+    public FlashAttention flashAttention() {
+        return flashAttention;
     }
 
     // ------------------------------------------------------------------------------------------ submission
@@ -206,6 +220,47 @@ public final class BatchSession implements AutoCloseable {
         CompletableFuture<Completion> future = new CompletableFuture<>();
         enqueue(new Job(prompt, config, listener, future, null));
         return future;
+    }
+
+    /**
+     * Queues several tokenized prompts with one config in one go: the scheduler sees them together, so they are
+     * admitted in the same step (as far as free sequences and cells allow) and their prompts are evaluated side by
+     * side, as a benchmark or a batch job wants. Each future is what {@link #submit(int[], GenerationConfig)} would
+     * return for its prompt.
+     * {@snippet :
+     * List<CompletableFuture<Completion>> all = batch.submitAll(List.of(ids1, ids2, ids3),
+     *         GenerationConfig.greedy().maxTokens(32));
+     * all.forEach(f -> System.out.println(f.join().text()));
+     * }
+     *
+     * @throws IllegalArgumentException a prompt is empty or holds an id outside [0, vocabularySize), or
+     *                                  {@code config.n()} is not 1; nothing is queued then
+     * @throws ContextFullException     a prompt alone is longer than {@link #contextSize()}; nothing is queued
+     * @throws IllegalStateException    the session is closed
+     */
+    public List<CompletableFuture<Completion>> submitAll(List<int[]> promptIds, GenerationConfig config) {
+        Objects.requireNonNull(promptIds, "promptIds");
+        Objects.requireNonNull(config, "config");
+        if (config.n() != 1) {
+            throw new IllegalArgumentException("config.n() is " + config.n() + ": submitAll generates one completion "
+                    + "per prompt; use submitSamples for " + config.n() + " samples of one prompt");
+        }
+        List<Job> jobs = new ArrayList<>(promptIds.size());
+        List<CompletableFuture<Completion>> futures = new ArrayList<>(promptIds.size());
+        for (int[] ids : promptIds) {
+            CompletableFuture<Completion> future = new CompletableFuture<>();
+            jobs.add(new Job(checkPrompt(ids), config, null, future, null));
+            futures.add(future);
+        }
+        lock.lock();
+        try {
+            checkOpenLocked();
+            waiting.addAll(jobs);
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        return futures;
     }
 
     /**

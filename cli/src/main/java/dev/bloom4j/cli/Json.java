@@ -23,6 +23,15 @@ final class Json {
         }
     }
 
+    /** One JSON object (or array) as one line of text. */
+    static String toString(Object value) {
+        try {
+            return MAPPER.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Prints one JSON object (or array) on one line. */
     static void print(PrintStream out, Object value) {
         try {

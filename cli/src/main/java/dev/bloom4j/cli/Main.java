@@ -19,9 +19,11 @@ import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code bloom} command line: generate text, tokenize, dump logits, score text (log-probabilities,
- * perplexity), convert to GGUF, write random-weight checkpoints and describe a BLOOM model.
+ * perplexity), convert to GGUF, write random-weight checkpoints, describe a BLOOM model and measure batched
+ * decoding.
  * {@snippet lang=shell :
  * ./bloom generate --model /models/bloom-560m --prompt "The capital of France is" --max-tokens 20
+ * ./bloom generate --model /models/bloom-560m --prompt "Once upon a time" --samples 4 --temperature 0.8
  * ./bloom tokenize --model /models/bloom-560m --text "Hello world"
  * ./bloom logits --model /models/bloom-560m --text "Hello world" --all
  * ./bloom logprobs --model /models/bloom-560m --text "Hello world" --json
@@ -29,6 +31,7 @@ import picocli.CommandLine.ScopeType;
  * ./bloom perplexity --model /models/bloom-560m-q8_0.gguf --file wiki.test.raw
  * ./bloom init-random --config bloom-1b7 --out /tmp/random-bloom-1b7
  * ./bloom info --model /models/bloom-560m
+ * ./bloom batched-bench --model /models/bloom-560m-q8_0.gguf -npp 128 -ntg 64 -npl 1,2,4,8,16 -t 2
  * }
  * Without {@code --model}, every command uses a small built-in demo checkpoint with random weights.
  *
@@ -42,7 +45,7 @@ import picocli.CommandLine.ScopeType;
                 + "Without --model, commands use a small built-in demo checkpoint with random weights.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, LogprobsCommand.class,
                 PerplexityCommand.class, ConvertCommand.class, InitRandomCommand.class, InfoCommand.class,
-                DevicesCommand.class,
+                DevicesCommand.class, BatchedBenchCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
 public final class Main implements Runnable {
