@@ -13,8 +13,8 @@
  *  - Every *_free(NULL) is a no-op.
  *  - Parameter structs (bloom_*_params) start with their own size: fill them with bloom_*_default_params(), which
  *    sets it, and pass them by pointer. A struct grows only at its end, so a caller built against an older
- *    bloom.h (a smaller size) keeps working: the fields it does not know take their defaults. A size of 0, or
- *    one larger than this library knows, is BLOOM_ERR_INVALID_ARGUMENT.
+ *    bloom.h of ABI 7 or later (a smaller size) keeps working: the fields it does not know take their defaults.
+ *    A size of 0, one smaller than ABI 7's, or one larger than this library knows, is BLOOM_ERR_INVALID_ARGUMENT.
  *
  * Threading:
  *  - A bloom_model is immutable after bloom_model_load() and may be shared by any number of threads.

@@ -167,8 +167,11 @@ void generator::set_event(int32_t token) {
 
 void generator::finish(int32_t reason) {
     res_.finish_reason = reason;
-    // Text still held back (a partial stop string, an unfinished UTF-8 sequence) goes out as the tail.
-    tail_ = matcher_.push(detok_.flush()) + matcher_.flush();
+    // Text still held back (a partial stop string, an unfinished UTF-8 sequence) goes out as the tail. Two
+    // statements: the detokenizer's rest must reach the matcher before the matcher lets go of what it holds (the
+    // operands of + have no order).
+    tail_ = matcher_.push(detok_.flush());
+    tail_ += matcher_.flush();
 }
 
 void generator::sample_and_decide(const float * logits, bool has_cell) {
