@@ -77,6 +77,7 @@ void context::init() {
     }
     cells_.assign(params_.n_ctx, kv_cell{});
     seq_next_.assign(params_.n_seq_max, 0);
+    seq_last_cell_.assign(params_.n_seq_max, -1);
     claimed_.assign(params_.n_seq_max, false);
 
     backend_ = ggml_backend_cpu_init();
@@ -190,7 +191,7 @@ void context::init() {
     ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
     ggml_context * ctx0 = ggml_init(gp);
     graph_io io;
-    const graph_shape worst = { int(params_.n_batch), kv_.n_kv(int(params_.n_ctx)), 1, -1 };
+    const graph_shape worst = { int(params_.n_batch), kv_.n_kv(int(params_.n_ctx)), 1, -1, {} };
     ggml_cgraph * gf = build_graph(ctx0, m, kv_, io, worst);
     const bool ok = ggml_backend_sched_reserve(sched_, gf);
     ggml_free(ctx0);
@@ -344,22 +345,28 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
     // Place the tokens in the lowest free cells, so the cells in use stay packed at the front and attention reads
     // few masked ones. The placement is undone if the evaluation fails.
     kv_rows_.resize(size_t(n_tokens));
-    int cell_end = 0;  // one past the highest cell in use after placement
-    for (int t = 0, c = 0; t < n_tokens; ++t, ++c) {
-        while (!cells_[size_t(c)].is_free()) ++c;
-        kv_rows_[size_t(t)] = c;
-    }
+    const std::vector<int32_t> last_cell_before = seq_last_cell_;
     for (int t = 0; t < n_tokens; ++t) {
-        kv_cell & cell = cells_[size_t(kv_rows_[size_t(t)])];
+        const int32_t c = place(b.seq[t]);
+        kv_cell & cell = cells_[size_t(c)];
         cell.pos = b.pos[t];
         cell.token = b.tokens[t];
         cell.seq.set(size_t(b.seq[t]));
+        kv_rows_[size_t(t)] = c;
+        seq_last_cell_[size_t(b.seq[t])] = c;
     }
+    int cell_end = 0;  // one past the highest cell in use after placement
     for (size_t c = cells_.size(); c > 0; --c) {
         if (!cells_[c - 1].is_free()) { cell_end = int(c); break; }
     }
     auto undo = [&] {
-        for (int t = 0; t < n_tokens; ++t) cells_[size_t(kv_rows_[size_t(t)])] = kv_cell{};
+        for (int t = 0; t < n_tokens; ++t) {
+            kv_cell & cell = cells_[size_t(kv_rows_[size_t(t)])];
+            const int16_t claim = cell.claim;
+            cell = kv_cell{};
+            cell.claim = claim;
+        }
+        seq_last_cell_ = last_cell_before;
     };
 
     out_ids_.clear();
@@ -376,7 +383,10 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
     // Without flash attention V is written through a view when the cells are a run (a prompt), else value by value;
     // a single token goes value by value too, so the decode graph does not hold its cell and serves again.
     const int v_cell0 = !kv_.flash_attn && n_tokens > 1 && contiguous ? int(kv_rows_[0]) : -1;
-    const graph_shape shape = { n_tokens, kv_.n_kv(cell_end), n_outputs, kv_.flash_attn ? -1 : v_cell0 };
+    graph_shape shape = { n_tokens, kv_.n_kv(cell_end), n_outputs, kv_.flash_attn ? -1 : v_cell0, {} };
+    if (kv_.flash_attn) {
+        shape.groups = attn_groups(b, shape.n_kv);
+    }
 
     try {
         // The previous graph serves again when it has the same shape: token after token, a decode graph stays the
@@ -413,24 +423,33 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
             ggml_backend_tensor_set(io.out_ids, out_ids_.data(), 0, out_ids_.size() * sizeof(int32_t));
         }
         // ALiBi bias source: -(distance within the query's sequence) for its visible cells; ggml scales it by each
-        // head's slope. Cells of other sequences, later positions and free cells are -inf.
-        const int n_kv = shape.n_kv;
-        mask_.resize(size_t(n_kv) * size_t(n_tokens));
-        for (int t = 0; t < n_tokens; ++t) {
-            const int32_t pos = b.pos[t];
-            const size_t  s   = size_t(b.seq[t]);
-            float * row = mask_.data() + size_t(t) * size_t(n_kv);
-            for (int j = 0; j < n_kv; ++j) {
-                const kv_cell & c = cells_[size_t(j)];
-                row[j] = !c.is_free() && c.pos <= pos && c.seq.test(s) ? -float(pos - c.pos) : -INFINITY;
+        // head's slope. Cells of other sequences, later positions and free cells are -inf. One mask over all
+        // cells, or one per attention group over the group's cells.
+        auto fill_mask = [&](ggml_tensor * mask, int q0, int n_q, int c0, int n_cells) {
+            mask_.resize(size_t(n_cells) * size_t(n_q));
+            for (int t = 0; t < n_q; ++t) {
+                const int32_t pos = b.pos[q0 + t];
+                const size_t  s   = size_t(b.seq[q0 + t]);
+                float * row = mask_.data() + size_t(t) * size_t(n_cells);
+                for (int j = 0; j < n_cells; ++j) {
+                    const kv_cell & c = cells_[size_t(c0 + j)];
+                    row[j] = !c.is_free() && c.pos <= pos && c.seq.test(s) ? -float(pos - c.pos) : -INFINITY;
+                }
             }
+            if (mask->type == GGML_TYPE_F16) {
+                mask_f16_.resize(mask_.size());
+                ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
+                ggml_backend_tensor_set(mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
+            } else {
+                ggml_backend_tensor_set(mask, mask_.data(), 0, mask_.size() * sizeof(float));
+            }
+        };
+        if (io.mask) {
+            fill_mask(io.mask, 0, n_tokens, 0, shape.n_kv);
         }
-        if (io.mask->type == GGML_TYPE_F16) {
-            mask_f16_.resize(mask_.size());
-            ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
-            ggml_backend_tensor_set(io.mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
-        } else {
-            ggml_backend_tensor_set(io.mask, mask_.data(), 0, mask_.size() * sizeof(float));
+        for (size_t g = 0; g < shape.groups.size(); ++g) {
+            const attn_group & grp = shape.groups[g];
+            fill_mask(io.group_masks[g], grp.q0, grp.n_q, grp.c0, grp.n_kv);
         }
 
         const ggml_status st = ggml_backend_sched_graph_compute(sched_, graph_);
@@ -457,6 +476,56 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
     }
 }
 
+std::vector<attn_group> context::attn_groups(const batch_view & b, int n_kv) const {
+    // Runs of consecutive tokens of one sequence; none (one attention over all cells) for a single run, or for
+    // more runs than a graph takes.
+    std::vector<attn_group> groups;
+    for (int t = 0; t < b.n; ++t) {
+        if (t == 0 || b.seq[t] != b.seq[t - 1]) {
+            if (int(groups.size()) == k_max_attn_groups) return {};
+            groups.push_back({ t, 0, 0, 0 });
+        }
+        ++groups.back().n_q;
+    }
+    if (groups.size() < 2) return {};
+    // Each group reads the 256-cell blocks that hold its sequence's cells, so that its span, like n_kv, stays the
+    // same for many decode steps and the graph serves again.
+    const int pad = int(kv_.n_pad), n_alloc = int(kv_.n_ctx);
+    for (attn_group & g : groups) {
+        const size_t s = size_t(b.seq[g.q0]);
+        int lo = n_kv, hi = 0;
+        for (int c = 0; c < n_kv; ++c) {
+            if (!cells_[size_t(c)].is_free() && cells_[size_t(c)].seq.test(s)) {
+                lo = std::min(lo, c);
+                hi = c + 1;
+            }
+        }
+        g.c0 = lo / pad * pad;
+        g.n_kv = hi;  // for now one past the last cell; padded below
+    }
+    // Neighbours whose cells lie close together attend as one group: each op costs a synchronisation of the
+    // threads, which for one decode token per sequence is worth more than scanning a few hundred masked cells.
+    std::vector<attn_group> merged;
+    for (const attn_group & g : groups) {
+        if (!merged.empty()) {
+            attn_group & m = merged.back();
+            const int c0 = std::min(m.c0, g.c0), hi = std::max(m.n_kv, g.n_kv);
+            if (m.q0 + m.n_q == g.q0 && hi - c0 <= 2 * pad) {
+                m.n_q += g.n_q;
+                m.c0 = c0;
+                m.n_kv = hi;
+                continue;
+            }
+        }
+        merged.push_back(g);
+    }
+    if (merged.size() < 2) return {};
+    for (attn_group & g : merged) {
+        g.n_kv = std::min(GGML_PAD(g.n_kv - g.c0, pad), std::min(n_kv, n_alloc) - g.c0);
+    }
+    return merged;
+}
+
 void context::forget_graph() {
     if (graph_ctx_) ggml_free(graph_ctx_);
     graph_ctx_ = nullptr;
@@ -465,16 +534,67 @@ void context::forget_graph() {
 }
 
 void context::free_cell(kv_cell & c) {
+    const int16_t claim = c.claim;
     c = kv_cell{};
+    c.claim = claim;
     --n_used_;
+}
+
+int32_t context::place(int32_t seq) {
+    // Each sequence's cells are kept together where the free cells allow: a group's attention then reads little
+    // beyond its own cells (see attn_groups). In order: the cell after the sequence's last one; a cell of its
+    // claimed run; the lowest free cell no other sequence has claimed; the lowest free cell.
+    const int32_t n = int32_t(cells_.size());
+    auto usable = [&](int32_t c) {
+        return cells_[size_t(c)].is_free() && (cells_[size_t(c)].claim < 0 || cells_[size_t(c)].claim == seq);
+    };
+    const int32_t next = seq_last_cell_[size_t(seq)] + 1;
+    if (seq_last_cell_[size_t(seq)] >= 0 && next < n && usable(next)) return next;
+    int32_t unclaimed = -1, any = -1;
+    for (int32_t c = 0; c < n; ++c) {
+        const kv_cell & cell = cells_[size_t(c)];
+        if (!cell.is_free()) continue;
+        if (cell.claim == seq) return c;
+        if (cell.claim < 0 && unclaimed < 0) unclaimed = c;
+        if (any < 0) any = c;
+    }
+    if (unclaimed >= 0) return unclaimed;
+    GGML_ASSERT(any >= 0 && "eval checks the free cells first");
+    return any;
+}
+
+void context::claim_run(int32_t seq, uint32_t n_cells) {
+    // First fit among runs of free, unclaimed cells; else the longest such run.
+    const int32_t n = int32_t(cells_.size());
+    int32_t best = -1, best_len = 0;
+    for (int32_t c = 0; c < n;) {
+        if (!cells_[size_t(c)].is_free() || cells_[size_t(c)].claim >= 0) { ++c; continue; }
+        int32_t e = c;
+        while (e < n && cells_[size_t(e)].is_free() && cells_[size_t(e)].claim < 0) ++e;
+        if (e - c > best_len) { best = c; best_len = e - c; }
+        if (uint32_t(e - c) >= n_cells) { best = c; best_len = int32_t(n_cells); break; }
+        c = e;
+    }
+    for (int32_t c = best; c >= 0 && c < best + best_len; ++c) cells_[size_t(c)].claim = int16_t(seq);
+}
+
+void context::release_claims(int32_t seq) {
+    for (kv_cell & c : cells_) {
+        if (c.claim == seq) c.claim = -1;
+    }
 }
 
 void context::recompute_seq_next() {
     std::fill(seq_next_.begin(), seq_next_.end(), 0);
-    for (const kv_cell & c : cells_) {
+    std::fill(seq_last_cell_.begin(), seq_last_cell_.end(), -1);
+    for (size_t i = 0; i < cells_.size(); ++i) {
+        const kv_cell & c = cells_[i];
         if (c.is_free()) continue;
         for (size_t s = 0; s < seq_next_.size(); ++s) {
-            if (c.seq.test(s)) seq_next_[s] = std::max(seq_next_[s], c.pos + 1);
+            if (c.seq.test(s) && c.pos + 1 > seq_next_[s]) {
+                seq_next_[s] = c.pos + 1;
+                seq_last_cell_[s] = int32_t(i);
+            }
         }
     }
 }

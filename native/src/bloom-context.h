@@ -15,6 +15,7 @@ namespace bloom {
 struct kv_cell {
     int32_t                       pos   = -1;
     int32_t                       token = -1;
+    int16_t                       claim = -1;  // a free cell kept for this sequence's next tokens (claim_run)
     std::bitset<BLOOM_MAX_SEQ>    seq;
     bool is_free() const { return pos < 0; }
 };
@@ -66,6 +67,10 @@ public:
     // Reservations of cells for generators' prompts (bloom_generator_init), released as their prompts are evaluated.
     void reserve(uint32_t n) { reserved_ += n; }
     void unreserve(uint32_t n) { reserved_ -= std::min(reserved_, n); }
+    // Keeps a run of up to n_cells free cells for seq's next tokens (a generator's prompt and output), so that its
+    // cells stay together; release_claims gives them back. Placement only, no capacity: see reserve().
+    void claim_run(int32_t seq, uint32_t n_cells);
+    void release_claims(int32_t seq);
     // Which sequences a live generator holds.
     bool seq_claimed(int32_t seq) const { return claimed_[size_t(seq)]; }
     void set_claimed(int32_t seq, bool claimed) { claimed_[size_t(seq)] = claimed; }
@@ -93,8 +98,11 @@ private:
     void init();     // the constructor's work; throws bloom::error
     void release();  // frees whatever init made; safe on a partly made context
     void forget_graph();  // frees the kept graph; the next evaluation builds one
+    // The attention groups of a batch (see attn_group), cells already placed; empty for one group.
+    std::vector<attn_group> attn_groups(const batch_view & b, int n_kv) const;
     void clear_logits() { n_logit_rows_ = 0; out_row_.clear(); }
     void free_cell(kv_cell & c);
+    int32_t place(int32_t seq);  // the cell for seq's next token (a free one exists)
     void recompute_seq_next();
 
     const model &          model_;
@@ -112,6 +120,7 @@ private:
     uint32_t               n_used_ = 0;             // cells not free
     uint32_t               reserved_ = 0;           // free cells promised to generators' prompts
     std::vector<int32_t>   seq_next_;               // per sequence: one past its highest position, 0 when empty
+    std::vector<int32_t>   seq_last_cell_;          // per sequence: the cell of its highest position, -1 when empty
     std::vector<bool>      claimed_;                // per sequence: held by a live generator
     std::vector<uint8_t>   graph_meta_;             // memory of the graph's metadata (graph_ctx_)
     ggml_context *         graph_ctx_ = nullptr;    // the last graph, allocated by sched_, kept for reuse

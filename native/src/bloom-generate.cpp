@@ -138,6 +138,7 @@ generator::generator(context & ctx, sampler & smpl, const int32_t * prompt, size
              ctx.cells_available() + freed, ctx.n_ctx());
     }
     ctx.seq_rm(seq_, int32_t(reuse), -1);
+    ctx.claim_run(seq_, uint32_t(std::min<int64_t>(int64_t(needed) + params.max_tokens, ctx.n_ctx())));
     ctx.reserve(needed);
     reserved_ = needed;
     ctx.set_claimed(seq_, true);
@@ -153,6 +154,7 @@ generator::generator(context & ctx, sampler & smpl, const int32_t * prompt, size
 
 generator::~generator() {
     ctx_.unreserve(reserved_);
+    ctx_.release_claims(seq_);
     ctx_.set_claimed(seq_, false);
 }
 

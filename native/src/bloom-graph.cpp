@@ -72,10 +72,26 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
 
     if (kv.flash_attn) {
         ggml_build_forward_expand(gf, ggml_set_rows(ctx, v_cache, rows_of(v, 2), io.kv_rows));
-        ggml_tensor * V = ggml_view_3d(ctx, v_cache, d, n_kv, H, v_cache->nb[1], d * kes, 0); // [d, n_kv, H]
-        ggml_tensor * out = ggml_flash_attn_ext(ctx, Q, K, V, io.mask, kq_scale, alibi_max_bias, 0.0f);
-        ggml_prec_set_acc(out, GGML_PREC_F32);
-        return ggml_reshape_2d(ctx, out, E, T);                                                   // out: [d, H, T]
+        auto attend = [&](ggml_tensor * Qg, int c0, int64_t n_cells, ggml_tensor * mask, int64_t n_q) {
+            ggml_tensor * Kg = ggml_view_3d(ctx, k_cache, d, n_cells, H, k_cache->nb[1], d * kes,
+                                            size_t(c0) * k_cache->nb[1]);                         // [d, n_cells, H]
+            ggml_tensor * Vg = ggml_view_3d(ctx, v_cache, d, n_cells, H, v_cache->nb[1], d * kes,
+                                            size_t(c0) * v_cache->nb[1]);
+            ggml_tensor * out = ggml_flash_attn_ext(ctx, Qg, Kg, Vg, mask, kq_scale, alibi_max_bias, 0.0f);
+            ggml_prec_set_acc(out, GGML_PREC_F32);
+            return ggml_reshape_2d(ctx, out, E, n_q);                                              // out: [d, H, n_q]
+        };
+        if (shape.groups.empty()) {
+            return attend(Q, 0, n_kv, io.mask, T);
+        }
+        ggml_tensor * merged = nullptr;                                                           // [E, T]
+        for (size_t g = 0; g < shape.groups.size(); ++g) {
+            const attn_group & grp = shape.groups[g];
+            ggml_tensor * Qg = ggml_view_3d(ctx, Q, d, grp.n_q, H, Q->nb[1], Q->nb[2], size_t(grp.q0) * Q->nb[1]);
+            ggml_tensor * out = attend(Qg, grp.c0, grp.n_kv, io.group_masks[g], grp.n_q);
+            merged = merged ? ggml_concat(ctx, merged, out, 1) : out;
+        }
+        return merged;
     }
 
     ggml_tensor * v_rows = ggml_reshape_2d(ctx, ggml_cont(ctx, v), E, T);                      // [E, T]
@@ -103,7 +119,7 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
 } // namespace
 
 size_t graph_max_nodes(const model & m) {
-    return 1024 + size_t(m.hp.n_layer) * 64;
+    return 1024 + size_t(m.hp.n_layer) * (64 + 8 * size_t(k_max_attn_groups));
 }
 
 ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & kv, graph_io & io,
@@ -115,9 +131,19 @@ ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & 
     io.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens);
     ggml_set_name(io.tokens, "inp_tokens");
     ggml_set_input(io.tokens);
-    io.mask = ggml_new_tensor_2d(ctx, kv.flash_attn ? GGML_TYPE_F16 : GGML_TYPE_F32, n_kv, n_tokens);
-    ggml_set_name(io.mask, "inp_mask");
-    ggml_set_input(io.mask);
+    io.mask = nullptr;
+    io.group_masks.clear();
+    if (shape.groups.empty()) {
+        io.mask = ggml_new_tensor_2d(ctx, kv.flash_attn ? GGML_TYPE_F16 : GGML_TYPE_F32, n_kv, n_tokens);
+        ggml_set_name(io.mask, "inp_mask");
+        ggml_set_input(io.mask);
+    }
+    for (const attn_group & grp : shape.groups) {
+        ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, grp.n_kv, grp.n_q);
+        ggml_format_name(mask, "inp_mask_%zu", io.group_masks.size());
+        ggml_set_input(mask);
+        io.group_masks.push_back(mask);
+    }
     io.kv_rows = ggml_new_tensor_1d(ctx, GGML_TYPE_I64, n_tokens);
     ggml_set_name(io.kv_rows, "inp_kv_rows");
     ggml_set_input(io.kv_rows);

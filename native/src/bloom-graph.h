@@ -4,6 +4,7 @@
 #include "bloom-model.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace bloom {
 
@@ -28,6 +29,16 @@ struct kv_cache {
     int n_kv(int n_used) const { return int(std::min<uint32_t>(GGML_PAD(uint32_t(n_used), n_pad), n_ctx)); }
 };
 
+// With flash attention, a batch of several sequences attends group by group: the batch's consecutive tokens of one
+// sequence (rows q0 .. q0+n_q) read only cells [c0, c0 + n_kv) around that sequence's cells, not every cell in use.
+// The fused kernel steps over masked cells one by one, so with 16 sequences the whole pool costs 16 times the scan.
+struct attn_group {
+    int q0, n_q, c0, n_kv;
+    bool operator==(const attn_group & o) const {
+        return q0 == o.q0 && n_q == o.n_q && c0 == o.c0 && n_kv == o.n_kv;
+    }
+};
+
 // The shape of one evaluation: what the graph depends on beyond the model and the cache.
 struct graph_shape {
     int n_tokens;   // tokens evaluated
@@ -35,8 +46,10 @@ struct graph_shape {
     int n_outputs;  // tokens whose logits are wanted (the rows of io.logits), <= n_tokens
     int v_cell0;    // without flash attention: the first of n_tokens contiguous cells that V goes to through a
                     // view (a prompt filling a run of free cells); -1: V goes through v_elems, cell by cell
+    std::vector<attn_group> groups;  // empty: one attention over cells [0, n_kv) with io.mask
     bool operator==(const graph_shape & o) const {
-        return n_tokens == o.n_tokens && n_kv == o.n_kv && n_outputs == o.n_outputs && v_cell0 == o.v_cell0;
+        return n_tokens == o.n_tokens && n_kv == o.n_kv && n_outputs == o.n_outputs && v_cell0 == o.v_cell0 &&
+               groups == o.groups;
     }
 };
 
@@ -52,6 +65,8 @@ struct graph_io {
                                      // op takes no other), F32 otherwise
     ggml_tensor * out_ids = nullptr; // I32 [n_outputs] when n_outputs < n_tokens: the tokens whose rows go on after
                                      // the last block's attention
+    std::vector<ggml_tensor *> group_masks;  // F16 [n_kv, n_q] per attention group (then mask is null): the
+                                             // group's rows of the mask over its cells
     ggml_tensor * logits  = nullptr; // F32 [n_vocab, n_outputs]
 };
 
@@ -60,6 +75,9 @@ struct graph_io {
 // same shape.
 ggml_cgraph * build_graph(ggml_context * ctx0, const model & m, const kv_cache & kv, graph_io & io,
                           const graph_shape & shape);
+
+// The most attention groups a graph takes; a batch of more sequences attends over all cells at once.
+constexpr int k_max_attn_groups = 64;
 
 // Nodes a graph needs at most, for sizing its metadata buffer.
 size_t graph_max_nodes(const model & m);
