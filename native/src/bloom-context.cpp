@@ -176,12 +176,14 @@ void context::init() {
         }
     }
 
-    graph_meta_.resize(ggml_tensor_overhead() * graph_max_nodes(m) + ggml_graph_overhead_custom(graph_max_nodes(m), false));
+    kv_.max_groups = kv_.flash_attn ? int(std::min<uint32_t>(params_.n_seq_max, k_max_attn_groups)) : 0;
+    const size_t max_nodes = graph_max_nodes(m, kv_);
+    graph_meta_.resize(ggml_tensor_overhead() * max_nodes + ggml_graph_overhead_custom(max_nodes, false));
     // The scheduler runs each op where its weights are and copies activations between devices; with op_offload,
     // products of large batches with CPU-resident weights (the embedding table) may run on the GPU too.
     std::vector<ggml_backend_t> backends(gpu_backends_);
     backends.push_back(backend_);  // the CPU last: ggml's scheduler wants it there, as the fallback
-    sched_ = ggml_backend_sched_new(backends.data(), nullptr, int(backends.size()), graph_max_nodes(m), false,
+    sched_ = ggml_backend_sched_new(backends.data(), nullptr, int(backends.size()), max_nodes, false,
                                     !gpu_backends_.empty());
 
     // Reserve the common worst case now (a full batch against a full cache, logits of its last token), so an
@@ -482,7 +484,7 @@ std::vector<attn_group> context::attn_groups(const batch_view & b, int n_kv) con
     std::vector<attn_group> groups;
     for (int t = 0; t < b.n; ++t) {
         if (t == 0 || b.seq[t] != b.seq[t - 1]) {
-            if (int(groups.size()) == k_max_attn_groups) return {};
+            if (int(groups.size()) == kv_.max_groups) return {};
             groups.push_back({ t, 0, 0, 0 });
         }
         ++groups.back().n_q;

@@ -118,15 +118,15 @@ ggml_tensor * build_attn(ggml_context * ctx, ggml_cgraph * gf, const model & m, 
 
 } // namespace
 
-size_t graph_max_nodes(const model & m) {
-    return 1024 + size_t(m.hp.n_layer) * (64 + 8 * size_t(k_max_attn_groups));
+size_t graph_max_nodes(const model & m, const kv_cache & kv) {
+    return 1024 + size_t(m.hp.n_layer) * (64 + 8 * size_t(kv.max_groups));
 }
 
 ggml_cgraph * build_graph(ggml_context * ctx, const model & m, const kv_cache & kv, graph_io & io,
                           const graph_shape & shape) {
     const hparams & hp = m.hp;
     const int n_tokens = shape.n_tokens, n_kv = shape.n_kv, n_outputs = shape.n_outputs;
-    ggml_cgraph * gf = ggml_new_graph_custom(ctx, graph_max_nodes(m), false);
+    ggml_cgraph * gf = ggml_new_graph_custom(ctx, graph_max_nodes(m, kv), false);
 
     io.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, n_tokens);
     ggml_set_name(io.tokens, "inp_tokens");

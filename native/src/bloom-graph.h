@@ -25,6 +25,9 @@ struct kv_cache {
     // flash attention a comparison each. n_ctx here is the allocation: on a GPU a multiple of n_pad, at least the
     // context's capacity.
     uint32_t                   n_pad      = 256;
+    // The most attention groups a graph takes (see attn_group): with flash attention min(n_seq_max, 64), else 0.
+    // A batch of more runs of sequences attends over all cells at once.
+    int                        max_groups = 0;
 
     int n_kv(int n_used) const { return int(std::min<uint32_t>(GGML_PAD(uint32_t(n_used), n_pad), n_ctx)); }
 };
@@ -76,10 +79,10 @@ struct graph_io {
 ggml_cgraph * build_graph(ggml_context * ctx0, const model & m, const kv_cache & kv, graph_io & io,
                           const graph_shape & shape);
 
-// The most attention groups a graph takes; a batch of more sequences attends over all cells at once.
+// The most attention groups any graph takes (kv_cache::max_groups).
 constexpr int k_max_attn_groups = 64;
 
 // Nodes a graph needs at most, for sizing its metadata buffer.
-size_t graph_max_nodes(const model & m);
+size_t graph_max_nodes(const model & m, const kv_cache & kv);
 
 } // namespace bloom

@@ -273,20 +273,7 @@ public final class BloomModel implements AutoCloseable {
      */
     public BloomSession newSession(SessionConfig config) {
         Objects.requireNonNull(config, "config");
-        synchronized (lock) {
-            checkOpen();
-            openSessions++;
-        }
-        boolean opened = false;
-        try {
-            BloomSession session = new BloomSession(this, config);
-            opened = true;
-            return session;
-        } finally {
-            if (!opened) {
-                sessionClosed();
-            }
-        }
+        return open(() -> new BloomSession(this, config));
     }
 
     /**
@@ -305,13 +292,18 @@ public final class BloomModel implements AutoCloseable {
      */
     public BatchSession newBatchSession(SessionConfig config) {
         Objects.requireNonNull(config, "config");
+        return open(() -> new BatchSession(this, config));
+    }
+
+    /** Counts a session as open while it is made, so the model cannot be closed under it; uncounts a failed one. */
+    private <T> T open(java.util.function.Supplier<T> make) {
         synchronized (lock) {
             checkOpen();
             openSessions++;
         }
         boolean opened = false;
         try {
-            BatchSession session = new BatchSession(this, config);
+            T session = make.get();
             opened = true;
             return session;
         } finally {

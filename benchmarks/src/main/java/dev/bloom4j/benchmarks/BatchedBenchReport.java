@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -95,35 +94,11 @@ public final class BatchedBenchReport {
     }
 
     public static void main(String[] args) throws IOException {
-        Path runs = null;
-        Path markdown = null;
-        Path json = null;
-        Map<String, String> meta = new LinkedHashMap<>();
-        try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--runs" -> runs = Path.of(next(args, ++i, "--runs"));
-                    case "--markdown" -> markdown = Path.of(next(args, ++i, "--markdown"));
-                    case "--json" -> json = Path.of(next(args, ++i, "--json"));
-                    case "--meta" -> {
-                        String kv = next(args, ++i, "--meta");
-                        int eq = kv.indexOf('=');
-                        if (eq <= 0) {
-                            throw new IllegalArgumentException("--meta needs key=value, got '" + kv + "'");
-                        }
-                        meta.put(kv.substring(0, eq), kv.substring(eq + 1));
-                    }
-                    default -> throw new IllegalArgumentException("unknown option '" + args[i] + "'");
-                }
-            }
-            if (runs == null || markdown == null || json == null) {
-                throw new IllegalArgumentException("--runs, --markdown and --json are required");
-            }
-        } catch (IllegalArgumentException e) {
-            System.err.println("error: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
+        ReportArgs options = ReportArgs.parseOrExit(args);
+        Path runs = options.runs();
+        Path markdown = options.markdown();
+        Path json = options.json();
+        Map<String, String> meta = options.meta();
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         List<Row> rows = new ArrayList<>();
         ObjectNode raw = mapper.createObjectNode();
@@ -143,13 +118,6 @@ public final class BatchedBenchReport {
         Files.writeString(markdown, markdown(meta, rows));
         Files.writeString(json, mapper.writeValueAsString(json(mapper, meta, rows, raw)));
         System.out.print(markdown(meta, rows));
-    }
-
-    private static String next(String[] args, int i, String option) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(option + " needs a value");
-        }
-        return args[i];
     }
 
     /** The JSON objects of a JSON-lines file; other lines (llama.cpp's log, should it reach the file) are skipped. */
