@@ -433,10 +433,13 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
                 const int32_t pos = b.pos[q0 + t];
                 const size_t  s   = size_t(b.seq[q0 + t]);
                 float * row = mask_.data() + size_t(t) * size_t(n_cells);
-                for (int j = 0; j < n_cells; ++j) {
+                // On a GPU the cache's allocation (and so n_kv) may run past the n_ctx cells: those are never used.
+                const int n_real = std::max(0, std::min(n_cells, int(cells_.size()) - c0));
+                for (int j = 0; j < n_real; ++j) {
                     const kv_cell & c = cells_[size_t(c0 + j)];
                     row[j] = !c.is_free() && c.pos <= pos && c.seq.test(s) ? -float(pos - c.pos) : -INFINITY;
                 }
+                std::fill(row + n_real, row + n_cells, -INFINITY);
             }
             if (mask->type == GGML_TYPE_F16) {
                 mask_f16_.resize(mask_.size());
@@ -496,7 +499,7 @@ std::vector<attn_group> context::attn_groups(const batch_view & b, int n_kv) con
     for (attn_group & g : groups) {
         const size_t s = size_t(b.seq[g.q0]);
         int lo = n_kv, hi = 0;
-        for (int c = 0; c < n_kv; ++c) {
+        for (int c = 0; c < std::min(n_kv, int(cells_.size())); ++c) {
             if (!cells_[size_t(c)].is_free() && cells_[size_t(c)].seq.test(s)) {
                 lo = std::min(lo, c);
                 hi = c + 1;
