@@ -266,32 +266,32 @@ void context::decode(const int32_t * tokens, size_t n_tokens, bool all_logits) {
         fail(BLOOM_ERR_CONTEXT_FULL, "%zu tokens do not fit: the context holds %u and %u are in use%s", n_tokens,
              params_.n_ctx, params_.n_ctx - cells_available(), reserved_ ? " or reserved" : "");
     }
-    // Chunk by chunk; the logits of every chunk's rows (all_logits) or of the last token are gathered in logits_.
-    const size_t rows = all_logits ? n_tokens : 1;
-    std::vector<float> gathered(rows * size_t(n_vocab));
-    std::vector<int32_t> pos, seq(params_.n_batch, 0);
-    std::vector<char> want(params_.n_batch);
-    clear_logits();
+    // Chunk by chunk. One chunk (a decoded token, a short prompt) leaves its rows in logits_ as they are; with
+    // several, all_logits gathers every chunk's rows (else the last chunk's last row is all there is).
+    const size_t n_chunks = (n_tokens + params_.n_batch - 1) / params_.n_batch;
+    if (all_logits && n_chunks > 1) gathered_.resize(n_tokens * size_t(n_vocab));
+    seq_zero_.resize(params_.n_batch, 0);
+    want_.resize(params_.n_batch);
     for (size_t done = 0; done < n_tokens;) {
         const int n = int(std::min(size_t(params_.n_batch), n_tokens - done));
         const bool last = done + size_t(n) == n_tokens;
-        pos.resize(size_t(n));
+        pos_.resize(size_t(n));
         for (int t = 0; t < n; ++t) {
-            pos[size_t(t)] = seq_next_[0] + t;
-            want[size_t(t)] = all_logits || (last && t == n - 1);
+            pos_[size_t(t)] = seq_next_[0] + t;
+            want_[size_t(t)] = all_logits || (last && t == n - 1);
         }
-        const batch_view b = { tokens + done, pos.data(), seq.data(), reinterpret_cast<const bool *>(want.data()), n };
-        eval(b, 0);
-        const size_t row0 = all_logits ? done : 0;
-        if (all_logits || last) {
-            std::copy(logits_.begin(), logits_.begin() + ptrdiff_t(n_logit_rows_ * size_t(n_vocab)),
-                      gathered.begin() + ptrdiff_t(row0 * size_t(n_vocab)));
+        eval({ tokens + done, pos_.data(), seq_zero_.data(), reinterpret_cast<const bool *>(want_.data()), n }, 0);
+        if (all_logits && n_chunks > 1) {
+            std::copy(logits_.begin(), logits_.begin() + ptrdiff_t(size_t(n) * size_t(n_vocab)),
+                      gathered_.begin() + ptrdiff_t(done * size_t(n_vocab)));
         }
         done += size_t(n);
     }
-    logits_.swap(gathered);
-    n_logit_rows_ = rows;
-    out_row_.clear();  // rows of several chunks: bloom_context_get_logits only
+    if (all_logits && n_chunks > 1) {
+        logits_.swap(gathered_);
+        n_logit_rows_ = n_tokens;
+        out_row_.clear();  // rows of several chunks: bloom_context_get_logits only
+    }
 }
 
 void context::decode_batch(const bloom_batch & b) {
@@ -347,7 +347,6 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
     // Place the tokens in the lowest free cells, so the cells in use stay packed at the front and attention reads
     // few masked ones. The placement is undone if the evaluation fails.
     kv_rows_.resize(size_t(n_tokens));
-    const std::vector<int32_t> last_cell_before = seq_last_cell_;
     for (int t = 0; t < n_tokens; ++t) {
         const int32_t c = place(b.seq[t]);
         kv_cell & cell = cells_[size_t(c)];
@@ -368,7 +367,7 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
             cell = kv_cell{};
             cell.claim = claim;
         }
-        seq_last_cell_ = last_cell_before;
+        recompute_seq_next();  // seq_last_cell_ as it was (seq_next_ did not move yet)
     };
 
     out_ids_.clear();

@@ -131,6 +131,9 @@ private:
     std::vector<int64_t>   kv_rows_;
     std::vector<int64_t>   v_elems_;
     std::vector<int32_t>   out_ids_;
+    std::vector<int32_t>   pos_, seq_zero_;        // decode()'s batch of sequence 0, reused
+    std::vector<char>      want_;
+    std::vector<float>     gathered_;               // decode()'s rows of several chunks
     std::vector<float>     mask_;
     std::vector<ggml_fp16_t> mask_f16_;
     std::vector<float>     logits_;

@@ -275,7 +275,6 @@ void generator::step(context & ctx, generator * const * gens, size_t n) {
         }
     }
     // Sample for every generator whose logits row arrived; a continuing one needs a cell for its next token.
-    const auto t1 = clock::now();
     free_cells = ctx.cells_available();
     for (const part & p : parts) {
         generator * g = p.g;
@@ -296,7 +295,6 @@ void generator::step(context & ctx, generator * const * gens, size_t n) {
         if (g->pending_ >= 0) --free_cells;
         g->res_.decode_ms += ms_since(ts);
     }
-    (void) t1;
 }
 
 void generator::step_one() {

@@ -425,14 +425,7 @@ public final class BatchSession implements AutoCloseable {
     private int[] checkPrompt(int[] promptIds) {
         Objects.requireNonNull(promptIds, "promptIds");
         checkOpen();
-        if (promptIds.length == 0) {
-            throw new IllegalArgumentException("prompt must not be empty: generation needs at least one token");
-        }
-        model.checkTokenIds(promptIds, "prompt");
-        if (promptIds.length > contextSize) {
-            throw Native.javaSide(BloomStatus.CONTEXT_FULL, "the prompt has " + promptIds.length
-                    + " tokens but the context holds " + contextSize);
-        }
+        model.checkPrompt(promptIds, contextSize);
         return promptIds.clone();
     }
 

@@ -366,6 +366,21 @@ public final class BloomModel implements AutoCloseable {
         }
     }
 
+    /**
+     * A generation prompt for a context of {@code contextSize} cells: not empty, every id in the vocabulary, not
+     * longer than the context. Shared by {@link BloomSession} and {@link BatchSession}.
+     */
+    void checkPrompt(int[] promptIds, int contextSize) {
+        if (promptIds.length == 0) {
+            throw new IllegalArgumentException("prompt must not be empty: generation needs at least one token");
+        }
+        checkTokenIds(promptIds, "prompt");
+        if (promptIds.length > contextSize) {
+            throw Native.javaSide(BloomStatus.CONTEXT_FULL, "the prompt has " + promptIds.length
+                    + " tokens but the context holds " + contextSize);
+        }
+    }
+
     /** Token ids must index the embedding matrix; checked here so the message can name the culprit. */
     void checkTokenIds(int[] ids, String what) {
         int vocabulary = info.vocabularySize();

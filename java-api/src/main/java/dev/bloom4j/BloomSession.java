@@ -546,14 +546,7 @@ public final class BloomSession implements AutoCloseable {
     }
 
     private void checkPrompt(int[] promptIds) {
-        if (promptIds.length == 0) {
-            throw new IllegalArgumentException("prompt must not be empty: generation needs at least one token");
-        }
-        model.checkTokenIds(promptIds, "prompt");
-        if (promptIds.length > context.contextSize()) {
-            throw Native.javaSide(BloomStatus.CONTEXT_FULL, "the prompt has " + promptIds.length
-                    + " tokens but the context holds " + context.contextSize());
-        }
+        model.checkPrompt(promptIds, context.contextSize());
     }
 
     private static RuntimeException rethrow(Throwable t) {
