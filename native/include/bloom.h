@@ -490,7 +490,13 @@ typedef struct bloom_generate_params {
     bloom_token_callback callback;      /* may be NULL; bloom_generate only (a generator streams through steps) */
     void *               user_data;
     int32_t              seq_id;        /* the sequence to generate in (default 0) */
+    int32_t              n_logprobs;    /* 0..BLOOM_MAX_LOGPROBS: a generator records the log-probability of each
+                                           token it samples and of this many most likely tokens, for
+                                           bloom_generator_get_logprobs (default 0: none; bloom_generate ignores it) */
 } bloom_generate_params;
+
+/* The most alternatives bloom_generate_params.n_logprobs may ask for. */
+#define BLOOM_MAX_LOGPROBS 100
 
 BLOOM_API bloom_generate_params bloom_generate_default_params(void);
 
@@ -570,6 +576,16 @@ BLOOM_API int32_t bloom_context_step(bloom_generator_event * out_events, bloom_c
  * reason (-1 while running), and the wall time of the steps it took part in, while evaluating its prompt
  * (prefill_ms) and after (decode_ms). */
 BLOOM_API int32_t bloom_generator_get_result(bloom_generate_result * out_result, const bloom_generator * generator);
+
+/* For a generator started with n_logprobs > 0: the log-probability of the token its last event carries, and the
+ * n_logprobs most likely tokens with theirs (most likely first; equal ones by lower id), under the model's own
+ * distribution at that step: the log-softmax of the raw logits, before penalties, temperature and truncation (as
+ * OpenAI's and llama-server's logprobs). Writes min(capacity, n_logprobs) entries to out_top_ids and
+ * out_top_logprobs and that count to *out_n (capacity 0 and NULL arrays: the token's own only).
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (started with n_logprobs 0, or the last event carries no token). */
+BLOOM_API int32_t bloom_generator_get_logprobs(float * out_logprob, bloom_token * out_top_ids,
+                                               float * out_top_logprobs, size_t capacity, size_t * out_n,
+                                               const bloom_generator * generator);
 
 /* ---------------------------------------------------------------- conversion */
 

@@ -2,7 +2,10 @@
 
 #include "bloom-error.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <numeric>
 
 namespace bloom {
 
@@ -98,8 +101,12 @@ generator::generator(context & ctx, sampler & smpl, const int32_t * prompt, size
                      const bloom_generate_params & params)
     : ctx_(ctx), smpl_(smpl), seq_(params.seq_id), max_tokens_(params.max_tokens), ignore_eos_(params.ignore_eos),
       eos_(ctx.get_model().tokenizer->eos()), n_evaluated_(0), reserved_(0),
-      detok_(*ctx.get_model().tokenizer, true), matcher_(stop_strings(params)) {
+      detok_(*ctx.get_model().tokenizer, true), matcher_(stop_strings(params)), n_logprobs_(params.n_logprobs) {
     const model & m = ctx.get_model();
+    if (params.n_logprobs < 0 || params.n_logprobs > BLOOM_MAX_LOGPROBS) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "n_logprobs must be in [0, %d], not %d", BLOOM_MAX_LOGPROBS,
+             params.n_logprobs);
+    }
     if (n_prompt == 0 || !prompt) {
         fail(BLOOM_ERR_INVALID_ARGUMENT, "the prompt is empty; generation needs at least one token");
     }
@@ -185,6 +192,9 @@ void generator::sample_and_decide(const float * logits, bool has_cell) {
         return;
     }
     const int32_t tok = smpl_.sample(logits);
+    if (n_logprobs_ > 0) {
+        record_logprobs(logits, tok);
+    }
     smpl_.accept(tok);
     ++res_.n_generated;
     if (tok == eos_ && !ignore_eos_) {
@@ -204,6 +214,49 @@ void generator::sample_and_decide(const float * logits, bool has_cell) {
         pending_ = tok;
     }
     set_event(tok);
+}
+
+void generator::record_logprobs(const float * logits, int32_t token) {
+    const int32_t n_vocab = ctx_.get_model().hp.n_vocab;
+    float max = logits[0];
+    for (int32_t i = 1; i < n_vocab; ++i) {
+        max = std::max(max, logits[i]);
+    }
+    double sum = 0.0;
+    for (int32_t i = 0; i < n_vocab; ++i) {
+        sum += std::exp(double(logits[i]) - double(max));
+    }
+    const double log_z = double(max) + std::log(sum);
+    lp_token_ = token;
+    lp_ = float(double(logits[token]) - log_z);
+    const size_t k = std::min(size_t(n_logprobs_), size_t(n_vocab));
+    lp_top_ids_.resize(size_t(n_vocab));
+    std::iota(lp_top_ids_.begin(), lp_top_ids_.end(), 0);
+    std::partial_sort(lp_top_ids_.begin(), lp_top_ids_.begin() + std::ptrdiff_t(k), lp_top_ids_.end(),
+                      [logits](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    lp_top_ids_.resize(k);
+    lp_top_.resize(k);
+    for (size_t i = 0; i < k; ++i) {
+        lp_top_[i] = float(double(logits[lp_top_ids_[i]]) - log_z);
+    }
+}
+
+void generator::logprobs(float * out_logprob, int32_t * top_ids, float * top_logprobs, size_t capacity,
+                         size_t * out_n) const {
+    if (n_logprobs_ == 0) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "the generator was started with n_logprobs 0: no log-probabilities recorded");
+    }
+    if (event_.token < 0 || event_.token != lp_token_) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "the generator's last event carries no token");
+    }
+    const size_t n = std::min(capacity, lp_top_ids_.size());
+    if (n > 0 && (!top_ids || !top_logprobs)) {
+        fail(BLOOM_ERR_INVALID_ARGUMENT, "out_top_ids and out_top_logprobs must not be NULL when capacity > 0");
+    }
+    std::copy_n(lp_top_ids_.begin(), n, top_ids);
+    std::copy_n(lp_top_.begin(), n, top_logprobs);
+    *out_logprob = lp_;
+    *out_n = n;
 }
 
 void generator::step(context & ctx, generator * const * gens, size_t n) {

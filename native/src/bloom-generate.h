@@ -64,6 +64,10 @@ public:
     const bloom_generate_result & result() const { return res_; }
     bool finished() const { return res_.finish_reason >= 0; }
     context & ctx() const { return ctx_; }
+    // The log-probabilities recorded for the last event's token (params.n_logprobs > 0); throws bloom::error
+    // when there are none.
+    void logprobs(float * out_logprob, int32_t * top_ids, float * top_logprobs, size_t capacity,
+                  size_t * out_n) const;
 
 private:
     size_t prompt_left() const { return prompt_.size() - n_evaluated_; }
@@ -72,6 +76,7 @@ private:
     void sample_and_decide(const float * logits, bool has_cell);
     void finish(int32_t reason);  // sets the finish reason and flushes the held-back text into the tail
     void set_event(int32_t token);
+    void record_logprobs(const float * logits, int32_t token);
 
     context &                ctx_;
     sampler &                smpl_;
@@ -88,6 +93,11 @@ private:
     bloom_generate_result    res_ = {};
     std::string              text_, tail_;       // the event's text, borrowed by callers until the next step
     bloom_generator_event    event_ = {};
+    int32_t                  n_logprobs_;
+    int32_t                  lp_token_ = -1;     // the token whose log-probabilities are recorded, -1 when none
+    float                    lp_ = 0.0f;
+    std::vector<int32_t>     lp_top_ids_;
+    std::vector<float>       lp_top_;
 };
 
 // bloom_generate: a loop over one generator, delivering through params.callback. Throws bloom::error.

@@ -10,7 +10,8 @@
 //  - the single-sequence calls on a context of several sequences act on sequence 0 only;
 //  - generators: bloom_generate = a bloom_generator_step loop; bloom_context_step over generators of different
 //    prompts (long ones evaluated in pieces between the others' tokens, others joining in freed sequences) = each
-//    alone; stop strings, held-back text, max_tokens, penalties, a full context; prompt reservations;
+//    alone; stop strings, held-back text, max_tokens, penalties, a full context; prompt reservations; the
+//    log-probabilities generators record (n_logprobs) against the log-softmax of logits decoded alone;
 //  - bad input gives the documented status and a message naming the problem, changes nothing, and leaves the
 //    context usable (its next logits equal a fresh context's);
 //  - 250 create/decode/free cycles, for ASan's leak check.
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -1142,6 +1144,82 @@ void test_context_step(int32_t fa) {
 // Reservations: a generator's prompt holds its cells from init, counted by cells_used; freeing the generator,
 // finished or not, releases what its prompt has not used yet, and leaves the evaluated cells to its sequence. When the
 // pool fills up, running generators end with CONTEXT_FULL after a prefix of the tokens they would make alone.
+// Log-probabilities recorded by generators stepped together (n_logprobs): each sampled token's and the top k, against
+// the log-softmax (in double) of the logits of the same tokens decoded alone; one generator samples at temperature 1
+// with a repetition penalty, which must not change the recorded (raw) distribution.
+void test_generator_logprobs(int32_t fa) {
+    std::mt19937 rng(61);
+    const int k = 4;
+    const tokens_t prompts[2] = {random_tokens(rng, 9), random_tokens(rng, 14)};
+    ctx_ptr c = new_ctx(128, 16, 2, fa);
+    smpl_ptr greedy = new_sampler(), hot = new_sampler(1.3f, 1.0f, 5);
+    if (!c || !greedy || !hot) return;
+    gen_opts o;
+    o.max_tokens = 5;
+    o.ignore_eos = true;
+    params_holder ph0(o, 0), ph1(o, 1);
+    ph0.p.n_logprobs = k;
+    ph1.p.n_logprobs = k;
+    bloom_generator * g[2] = {nullptr, nullptr};
+    CHECK_EQ(bloom_generator_init(&g[0], c.get(), greedy.get(), prompts[0].data(), prompts[0].size(), &ph0.p), BLOOM_OK);
+    CHECK_EQ(bloom_generator_init(&g[1], c.get(), hot.get(), prompts[1].data(), prompts[1].size(), &ph1.p), BLOOM_OK);
+    gen_ptr keep0(g[0]), keep1(g[1]);
+    if (!g[0] || !g[1]) return;
+    float lp = 0;
+    size_t n = 0;
+    int32_t ids[k];
+    float lps[k];
+    EXPECT_STATUS(bloom_generator_get_logprobs(&lp, ids, lps, k, &n, g[0]), BLOOM_ERR_INVALID_ARGUMENT, "no token");
+    tokens_t seen[2] = {prompts[0], prompts[1]};
+    int checked = 0;
+    for (int step = 0; step < 12; ++step) {
+        bloom_generator_event ev[2] = {};
+        CHECK_EQ(bloom_context_step(ev, c.get(), g, 2), BLOOM_OK);
+        for (int i = 0; i < 2; ++i) {
+            if (ev[i].token < 0) continue;
+            const row_t ref = alone_last(fa, seen[i]);
+            seen[i].push_back(ev[i].token);
+            if (ref.empty()) continue;
+            double max = ref[0], sum = 0;
+            for (float x : ref) max = std::max(max, double(x));
+            for (float x : ref) sum += std::exp(double(x) - max);
+            const double log_z = max + std::log(sum);
+            std::vector<int32_t> order(ref.size());
+            for (size_t j = 0; j < order.size(); ++j) order[j] = int32_t(j);
+            std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return ref[a] > ref[b]; });
+            CHECK_EQ(bloom_generator_get_logprobs(&lp, ids, lps, k, &n, g[i]), BLOOM_OK);
+            CHECK_EQ(n, size_t(k));
+            CHECK_NEAR(lp, double(ref[ev[i].token]) - log_z, 1e-4);
+            for (int j = 0; j < k; ++j) {
+                CHECK_EQ(ids[j], order[j]);
+                CHECK_NEAR(lps[j], double(ref[order[j]]) - log_z, 1e-4);
+            }
+            if (i == 0) CHECK_EQ(ev[i].token, ids[0]);  // greedy takes the most likely token
+            ++checked;
+            size_t n_own = 7;
+            CHECK_EQ(bloom_generator_get_logprobs(&lp, nullptr, nullptr, 0, &n_own, g[i]), BLOOM_OK);
+            CHECK_EQ(n_own, size_t(0));
+        }
+    }
+    CHECK_EQ(checked, 10);
+    // Without n_logprobs nothing is recorded; too many is refused at init.
+    smpl_ptr s = new_sampler();
+    ctx_ptr c2 = new_ctx(64, 16, 1, fa);
+    if (!s || !c2) return;
+    params_holder plain(o, 0);
+    bloom_generator * g2 = nullptr;
+    plain.p.n_logprobs = BLOOM_MAX_LOGPROBS + 1;
+    EXPECT_STATUS(bloom_generator_init(&g2, c2.get(), s.get(), prompts[0].data(), prompts[0].size(), &plain.p),
+                  BLOOM_ERR_INVALID_ARGUMENT, "n_logprobs");
+    plain.p.n_logprobs = 0;
+    CHECK_EQ(bloom_generator_init(&g2, c2.get(), s.get(), prompts[0].data(), prompts[0].size(), &plain.p), BLOOM_OK);
+    gen_ptr keep2(g2);
+    bloom_generator_event ev = {};
+    CHECK_EQ(bloom_generator_step(&ev, g2), BLOOM_OK);
+    CHECK(ev.token >= 0);
+    EXPECT_STATUS(bloom_generator_get_logprobs(&lp, ids, lps, k, &n, g2), BLOOM_ERR_INVALID_ARGUMENT, "n_logprobs 0");
+}
+
 void test_generator_pool(int32_t fa) {
     std::mt19937 rng(81);
     const tokens_t p20 = random_tokens(rng, 20), p60 = random_tokens(rng, 60);
@@ -1732,6 +1810,7 @@ int main() {
         });
         timed("context_step", [&] { test_context_step(fa); });
         timed("generator reservations", [&] { test_generator_pool(fa); });
+        timed("generator logprobs", [&] { test_generator_logprobs(fa); });
         timed("bad input", [&] { test_bad_input(fa); });
     }
     timed("params", [&] { test_params(dir); });

@@ -1,5 +1,6 @@
 package dev.bloom4j;
 
+import static dev.bloom4j.bindings.internal.bloom_h.C_LONG;
 import static dev.bloom4j.bindings.internal.bloom_h.C_POINTER;
 
 import dev.bloom4j.bindings.internal.bloom_generate_result;
@@ -7,6 +8,7 @@ import dev.bloom4j.bindings.internal.bloom_generator_event;
 import dev.bloom4j.bindings.internal.bloom_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -49,8 +51,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * others finish. Then one native step ({@code bloom_context_step}) advances every running request: each decoding one
  * contributes its last token, and pieces of prompts still being evaluated fill the rest of the batch (up to
  * {@link SessionConfig#batchSize()} tokens), so a long prompt is evaluated over several steps without stalling the
- * others. Finished requests free their cells at once. Each request computes exactly what it would alone in a
- * {@link BloomSession} with the same {@code contextSize}: its own cells, its own positions.
+ * others. Finished requests free their cells at once. A prompt that starts like the prompt of a request still
+ * running shares that request's cells for the common start ({@code bloom_context_seq_cp}, no copy) and evaluates
+ * only the rest: a system prompt or a few-shot preamble common to many requests is evaluated once while they run
+ * ({@link Stats#reusedTokens()} counts what was saved). Each request computes exactly what it would alone in a
+ * {@link BloomSession} with the same {@code contextSize}: its own positions, and cells that hold what it would
+ * compute itself.
  *
  * <p><b>Threading.</b> Every method may be called from any thread. The scheduler is a platform daemon thread named
  * {@code bloom4j-batch-<n>} that owns the native context; {@link TokenListener}s and {@link Flow.Subscriber}s run on
@@ -87,9 +93,11 @@ public final class BatchSession implements AutoCloseable {
      * @param waitingRequests requests waiting for a sequence or for cells
      * @param cellsUsed       cells of the KV cache in use now ({@code bloom_context_cells_used}), out of
      *                        {@link BatchSession#contextSize()}
+     * @param reusedTokens    prompt tokens not evaluated because a running request held them: a prompt that
+     *                        starts like another one still running shares its cells
      */
     public record Stats(long steps, long promptTokens, long generatedTokens, long prefillNanos, long decodeNanos,
-                        int activeSequences, int waitingRequests, int cellsUsed) {}
+                        int activeSequences, int waitingRequests, int cellsUsed, long reusedTokens) {}
 
     private static final AtomicInteger THREAD_NUMBERS = new AtomicInteger();
 
@@ -115,6 +123,7 @@ public final class BatchSession implements AutoCloseable {
     private volatile long decodeNanos;
     private volatile int activeSequences;
     private volatile int cellsUsed;
+    private volatile long reusedTokens;
 
     /** Starts the scheduler thread, which creates the native context; waits until it has. */
     BatchSession(BloomModel model, SessionConfig config) {
@@ -189,7 +198,7 @@ public final class BatchSession implements AutoCloseable {
     /**
      * Queues the generation of a tokenized prompt and returns at once. The completion equals what
      * {@link BloomSession#generate(int[], GenerationConfig, TokenListener)} returns for the same prompt and config on
-     * a fresh session of the same {@code contextSize} (its timings aside; nothing is reused from earlier requests).
+     * a fresh session of the same {@code contextSize} (its timings aside).
      * {@snippet :
      * CompletableFuture<Completion> f = batch.submit(model.tokenize("Hello"), GenerationConfig.greedy(),
      *         (id, text) -> {
@@ -218,7 +227,7 @@ public final class BatchSession implements AutoCloseable {
                     + "use submitSamples for " + config.n() + " samples of one prompt");
         }
         CompletableFuture<Completion> future = new CompletableFuture<>();
-        enqueue(new Job(prompt, config, listener, future, null));
+        enqueue(new Job(prompt, config, SampleListener.of(listener), future, null));
         return future;
     }
 
@@ -291,6 +300,46 @@ public final class BatchSession implements AutoCloseable {
      * @throws IllegalStateException    the session is closed
      */
     public CompletableFuture<List<Completion>> submitSamples(int[] promptIds, GenerationConfig config) {
+        return submitSamples(promptIds, config, null);
+    }
+
+    /**
+     * Receives the tokens of {@link #submitSamples(int[], GenerationConfig, SampleListener)}'s samples as they are
+     * generated, on the scheduler thread: each call names the sample (0 .. n-1). As
+     * {@link TokenListener#onToken(int, String, TokenLogprobs)} otherwise: {@code false} ends that sample with
+     * {@link FinishReason#CANCELLED}, an exception fails the whole request.
+     */
+    @FunctionalInterface
+    public interface SampleListener {
+        /**
+         * @param sample   the sample's index, in [0, n)
+         * @param tokenId  the token, or {@code -1} for the sample's final held-back text
+         * @param text     the text it completes; possibly empty
+         * @param logprobs its log-probabilities when {@link GenerationConfig#logprobs()} asks for them, else null
+         * @return {@code true} to continue this sample
+         */
+        boolean onToken(int sample, int tokenId, String text, TokenLogprobs logprobs);
+
+        private static SampleListener of(TokenListener listener) {
+            return listener == null ? null : (sample, id, text, logprobs) -> listener.onToken(id, text, logprobs);
+        }
+    }
+
+    /**
+     * {@link #submitSamples(int[], GenerationConfig)} with a listener that receives every sample's tokens as they
+     * come, as a server streaming n choices needs.
+     * {@snippet :
+     * batch.submitSamples(ids, GenerationConfig.sampling().seed(1).n(3),
+     *         (sample, id, text, logprobs) -> {
+     *             System.out.println(sample + ": " + text);
+     *             return true;
+     *         });
+     * }
+     *
+     * @param listener may be {@code null}
+     */
+    public CompletableFuture<List<Completion>> submitSamples(int[] promptIds, GenerationConfig config,
+                                                             SampleListener listener) {
         Objects.requireNonNull(config, "config");
         int[] prompt = checkPrompt(promptIds);
         if (config.n() > maxSequences) {
@@ -298,7 +347,7 @@ public final class BatchSession implements AutoCloseable {
                     + "holds " + maxSequences + " sequences at once (SessionConfig.maxSequences)");
         }
         CompletableFuture<List<Completion>> future = new CompletableFuture<>();
-        enqueue(new Job(prompt, config, null, null, future));
+        enqueue(new Job(prompt, config, listener, null, future));
         return future;
     }
 
@@ -346,7 +395,7 @@ public final class BatchSession implements AutoCloseable {
             lock.unlock();
         }
         return new Stats(steps, promptTokens, generatedTokens, prefillNanos, decodeNanos, activeSequences,
-                waitingNow, cellsUsed);
+                waitingNow, cellsUsed, reusedTokens);
     }
 
     // ------------------------------------------------------------------------------------------ lifecycle
@@ -448,7 +497,7 @@ public final class BatchSession implements AutoCloseable {
     private final class Job {
         final int[] prompt;
         final GenerationConfig config;
-        final TokenListener listener;
+        final SampleListener listener;
         final CompletableFuture<Completion> single;
         final CompletableFuture<List<Completion>> samples;
         final int count; // sequences
@@ -458,7 +507,7 @@ public final class BatchSession implements AutoCloseable {
         Sequence[] sequences; // set at admission
         boolean forked;
 
-        Job(int[] prompt, GenerationConfig config, TokenListener listener, CompletableFuture<Completion> single,
+        Job(int[] prompt, GenerationConfig config, SampleListener listener, CompletableFuture<Completion> single,
             CompletableFuture<List<Completion>> samples) {
             this.prompt = prompt;
             this.config = config;
@@ -518,6 +567,10 @@ public final class BatchSession implements AutoCloseable {
         private MemorySegment events;
         private MemorySegment generators;
         private MemorySegment result;
+        private MemorySegment logprob; // bloom_generator_get_logprobs' out-parameters
+        private MemorySegment topIds;
+        private MemorySegment topLogprobs;
+        private MemorySegment topCount;
 
         Scheduler(SessionConfig config, CompletableFuture<NativeContext> created) {
             this.config = config;
@@ -535,6 +588,10 @@ public final class BatchSession implements AutoCloseable {
                     events = bloom_generator_event.allocateArray(context.maxSequences(), scratch);
                     generators = scratch.allocate(C_POINTER, context.maxSequences());
                     result = bloom_generate_result.allocate(scratch);
+                    logprob = scratch.allocate(ValueLayout.JAVA_FLOAT);
+                    topIds = scratch.allocate(ValueLayout.JAVA_INT, GenerationConfig.MAX_LOGPROBS);
+                    topLogprobs = scratch.allocate(ValueLayout.JAVA_FLOAT, GenerationConfig.MAX_LOGPROBS);
+                    topCount = scratch.allocate(C_LONG);
                 } catch (Throwable t) {
                     if (context != null) {
                         context.close();
@@ -648,8 +705,10 @@ public final class BatchSession implements AutoCloseable {
             }
             try {
                 context.removeCells(sequences[0].slot, 0, -1);
+                sharePrefix(job.prompt, sequences[0].slot);
                 begin(sequences[0]);
             } catch (RuntimeException e) {
+                context.removeCells(sequences[0].slot, 0, -1);
                 for (int i = job.count - 1; i >= 0; i--) {
                     freeSlots.addFirst(sequences[i].slot);
                 }
@@ -657,6 +716,33 @@ public final class BatchSession implements AutoCloseable {
             }
             job.sequences = sequences;
             live.addAll(Arrays.asList(sequences));
+        }
+
+        /**
+         * Shares with {@code slot} the cells of the longest start of {@code prompt} that a running sequence holds
+         * (its prompt evaluated), so that its generator evaluates only the rest; the last prompt token is always
+         * left to evaluate. The shared cells hold what this prompt would compute itself: the same tokens at the
+         * same positions after the same tokens.
+         */
+        private void sharePrefix(int[] prompt, int slot) {
+            Sequence best = null;
+            int bestLength = 0;
+            for (Sequence s : live) {
+                if (!s.started || !s.running()) {
+                    continue;
+                }
+                int[] other = s.job.prompt;
+                int limit = Math.min(other.length, prompt.length - 1);
+                int n = Arrays.mismatch(other, 0, limit, prompt, 0, limit);
+                n = n < 0 ? limit : n;
+                if (n > bestLength) {
+                    best = s;
+                    bestLength = n;
+                }
+            }
+            if (best != null) {
+                context.copyCells(best.slot, slot, 0, bestLength);
+            }
         }
 
         /** Creates the sequence's sampler and generator. @throws ContextFullException without free cells for it */
@@ -770,6 +856,7 @@ public final class BatchSession implements AutoCloseable {
                 s.started = true;
                 Native.check(bloom_h.bloom_generator_get_result(result, s.generator));
                 promptTokens += bloom_generate_result.n_prompt(result) - bloom_generate_result.n_reused(result);
+                reusedTokens += bloom_generate_result.n_reused(result);
                 if (s.index == 0 && job.count > 1) {
                     fork(job);
                 }
@@ -781,7 +868,7 @@ public final class BatchSession implements AutoCloseable {
                 if (job.listener != null) {
                     boolean more;
                     try {
-                        more = job.listener.onToken(token, piece);
+                        more = job.listener.onToken(s.index, token, piece, logprobs(s, token));
                     } catch (Throwable t) {
                         job.fail(t);
                         discard(s);
@@ -798,7 +885,7 @@ public final class BatchSession implements AutoCloseable {
                     s.text.append(tail);
                     if (job.listener != null) {
                         try {
-                            job.listener.onToken(-1, tail); // its answer is moot: the generation has ended
+                            job.listener.onToken(s.index, -1, tail, null); // its answer is moot: the generation has ended
                         } catch (Throwable t) {
                             job.fail(t);
                             discard(s);
@@ -808,6 +895,20 @@ public final class BatchSession implements AutoCloseable {
                 }
                 complete(s, null);
             }
+        }
+
+        /** The log-probabilities the generator recorded for its last token; null when the config asks for none. */
+        private TokenLogprobs logprobs(Sequence s, int token) {
+            int wanted = s.job.config.logprobs();
+            if (wanted < 0) {
+                return null;
+            }
+            Native.check(bloom_h.bloom_generator_get_logprobs(logprob, topIds, topLogprobs, wanted, topCount,
+                    s.generator));
+            int n = (int) topCount.get(C_LONG, 0);
+            return new TokenLogprobs(token, logprob.get(ValueLayout.JAVA_FLOAT, 0),
+                    topIds.asSlice(0, 4L * n).toArray(ValueLayout.JAVA_INT),
+                    topLogprobs.asSlice(0, 4L * n).toArray(ValueLayout.JAVA_FLOAT));
         }
 
         /** Ends a sequence with its completion, its finish reason replaced by {@code override} when not null. */

@@ -391,6 +391,7 @@ public final class BloomSession implements AutoCloseable {
         enter();
         closeOpenStream();
         checkPrompt(promptIds);
+        checkNoLogprobs(config);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment sampler = context.newSampler(tmp, config, config.seed());
             MemorySegment params = NativeContext.generateParams(tmp, config, 0);
@@ -474,6 +475,7 @@ public final class BloomSession implements AutoCloseable {
         enter();
         closeOpenStream();
         checkPrompt(promptIds);
+        checkNoLogprobs(config);
         TokenIterator iterator = new TokenIterator(this, context, promptIds.clone(), config);
         openStream = iterator;
         return iterator;
@@ -543,6 +545,15 @@ public final class BloomSession implements AutoCloseable {
             throw new IllegalArgumentException("prompt must not be empty");
         }
         return model.tokenize(prompt);
+    }
+
+    /** Log-probabilities per generated token are a {@link BatchSession} feature; refused here, not ignored. */
+    private static void checkNoLogprobs(GenerationConfig config) {
+        if (config.logprobs() >= 0) {
+            throw new IllegalArgumentException("config.logprobs() is " + config.logprobs() + ", but a BloomSession "
+                    + "does not report log-probabilities per generated token: use a BatchSession (its listeners "
+                    + "receive them), or Scoring for the log-probabilities of given text");
+        }
     }
 
     private void checkPrompt(int[] promptIds) {

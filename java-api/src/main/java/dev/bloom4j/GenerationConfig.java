@@ -52,6 +52,12 @@ import java.util.Objects;
  *                          with a fixed seed are reproducible, and sample {@code i} equals a single generation with
  *                          seed {@code seed + i}. Generation of one completion ({@code generate}, {@code submit})
  *                          needs 1
+ * @param logprobs          log-probabilities to report with each generated token, to a {@link TokenListener}'s
+ *                          {@link TokenListener#onToken(int, String, TokenLogprobs)}: {@code -1} none (the
+ *                          default), {@code 0} the token's own, {@code k} in [1, 100] also the k most likely
+ *                          tokens at that step; under the model's distribution (log-softmax of the raw logits),
+ *                          whatever the penalties and temperature. A {@link BatchSession} reports them; a
+ *                          {@link BloomSession} refuses a config that asks for them
  */
 public record GenerationConfig(
         int maxTokens,
@@ -66,7 +72,8 @@ public record GenerationConfig(
         long seed,
         List<String> stop,
         boolean ignoreEos,
-        int n) {
+        int n,
+        int logprobs) {
 
     /** Validates every field; the message names the offending one and the value given. */
     public GenerationConfig {
@@ -110,7 +117,14 @@ public record GenerationConfig(
         if (n < 1 || n > bloom_h.BLOOM_MAX_SEQ()) {
             throw invalid("n", "must be in [1, " + bloom_h.BLOOM_MAX_SEQ() + "]", n);
         }
+        if (logprobs < -1 || logprobs > MAX_LOGPROBS) {
+            throw invalid("logprobs", "must be in [-1, " + MAX_LOGPROBS + "] (-1 = none, 0 = the token's own)",
+                    logprobs);
+        }
     }
+
+    /** The most alternatives {@link #logprobs()} may ask for ({@code BLOOM_MAX_LOGPROBS}). */
+    public static final int MAX_LOGPROBS = 100;
 
     private static IllegalArgumentException invalid(String field, String rule, Object value) {
         return new IllegalArgumentException(field + " " + rule + ", got " + value);
@@ -215,6 +229,28 @@ public record GenerationConfig(
         return toBuilder().n(n).build();
     }
 
+    /**
+     * This config with another {@link #logprobs()}: {@code -1} none, {@code 0} each token's own log-probability,
+     * {@code k} also the k most likely tokens at each step.
+     * {@snippet :
+     * batch.submit(ids, GenerationConfig.greedy().logprobs(3), new TokenListener() {
+     *     public boolean onToken(int id, String text) { return true; }
+     *     public boolean onToken(int id, String text, TokenLogprobs lp) {
+     *         System.out.printf("%s %.3f %s%n", text, lp.logprob(), Arrays.toString(lp.topIds()));
+     *         return true;
+     *     }
+     * });
+     * }
+     */
+    public GenerationConfig logprobs(int logprobs) {
+        return toBuilder().logprobs(logprobs).build();
+    }
+
+    /** The native generator's {@code n_logprobs}: how many alternatives it records (0 = nothing recorded). */
+    int nativeLogprobs() {
+        return logprobs < 0 ? 0 : Math.max(1, logprobs);
+    }
+
     /** Fills a {@code bloom_sampler_params}, starting from the native defaults so new fields keep theirs. */
     MemorySegment samplerParams(Arena arena) {
         MemorySegment p = bloom_h.bloom_sampler_default_params(arena);
@@ -245,6 +281,7 @@ public record GenerationConfig(
         private List<String> stop;
         private boolean ignoreEos;
         private int n;
+        private int logprobs;
 
         private Builder(GenerationConfig from) {
             maxTokens = from.maxTokens;
@@ -260,6 +297,7 @@ public record GenerationConfig(
             stop = from.stop;
             ignoreEos = from.ignoreEos;
             n = from.n;
+            logprobs = from.logprobs;
         }
 
         /** Most tokens to generate. */
@@ -354,10 +392,16 @@ public record GenerationConfig(
             return this;
         }
 
+        /** Log-probabilities per token: -1 none, 0 the token's own, k also the top k. */
+        public Builder logprobs(int logprobs) {
+            this.logprobs = logprobs;
+            return this;
+        }
+
         /** @throws IllegalArgumentException naming the first invalid field */
         public GenerationConfig build() {
             return new GenerationConfig(maxTokens, temperature, topK, topP, minP, repetitionPenalty,
-                    presencePenalty, frequencyPenalty, penaltyLastN, seed, stop, ignoreEos, n);
+                    presencePenalty, frequencyPenalty, penaltyLastN, seed, stop, ignoreEos, n, logprobs);
         }
     }
 
@@ -384,7 +428,8 @@ public record GenerationConfig(
                         bloom_sampler_params.seed(s),
                         List.of(),
                         bloom_generate_params.ignore_eos(g),
-                        1);
+                        1,
+                        -1);
             }
         }
     }

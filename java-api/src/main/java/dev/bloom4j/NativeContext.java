@@ -222,6 +222,7 @@ final class NativeContext implements AutoCloseable {
         bloom_generate_params.max_tokens(params, config.maxTokens());
         bloom_generate_params.ignore_eos(params, config.ignoreEos());
         bloom_generate_params.seq_id(params, sequence);
+        bloom_generate_params.n_logprobs(params, config.nativeLogprobs());
         List<String> stops = config.stop();
         if (!stops.isEmpty()) {
             MemorySegment pointers = arena.allocate(C_POINTER, stops.size());

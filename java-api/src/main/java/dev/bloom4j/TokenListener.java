@@ -25,4 +25,19 @@ public interface TokenListener {
      * @return {@code true} to continue, {@code false} to stop
      */
     boolean onToken(int tokenId, String text);
+
+    /**
+     * Called instead of {@link #onToken(int, String)} by a {@link BatchSession}, with the token's log-probabilities
+     * when its {@link GenerationConfig#logprobs()} asks for them; the default forwards to
+     * {@link #onToken(int, String)}. Override it to receive them.
+     *
+     * @param tokenId  as in {@link #onToken(int, String)}
+     * @param text     as in {@link #onToken(int, String)}
+     * @param logprobs the token's log-probability and the most likely tokens at its step; {@code null} for the
+     *                 final held-back text (id {@code -1}) and when the config asks for none
+     * @return {@code true} to continue, {@code false} to stop
+     */
+    default boolean onToken(int tokenId, String text, TokenLogprobs logprobs) {
+        return onToken(tokenId, text);
+    }
 }

@@ -24,6 +24,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     bloom_token_callback callback;
  *     void *user_data;
  *     int32_t seq_id;
+ *     int32_t n_logprobs;
  * }
  * }
  */
@@ -44,7 +45,7 @@ public class bloom_generate_params {
         bloom_h.C_POINTER.withName("callback"),
         bloom_h.C_POINTER.withName("user_data"),
         bloom_h.C_INT.withName("seq_id"),
-        MemoryLayout.paddingLayout(4)
+        bloom_h.C_INT.withName("n_logprobs")
     ).withName("bloom_generate_params");
 
     /**
@@ -448,6 +449,50 @@ public class bloom_generate_params {
      */
     public static void seq_id(MemorySegment struct, int fieldValue) {
         struct.set(seq_id$LAYOUT, seq_id$OFFSET, fieldValue);
+    }
+
+    private static final OfInt n_logprobs$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_logprobs"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t n_logprobs
+     * }
+     */
+    public static final OfInt n_logprobs$layout() {
+        return n_logprobs$LAYOUT;
+    }
+
+    private static final long n_logprobs$OFFSET = $LAYOUT.byteOffset(groupElement("n_logprobs"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t n_logprobs
+     * }
+     */
+    public static final long n_logprobs$offset() {
+        return n_logprobs$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t n_logprobs
+     * }
+     */
+    public static int n_logprobs(MemorySegment struct) {
+        return struct.get(n_logprobs$LAYOUT, n_logprobs$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t n_logprobs
+     * }
+     */
+    public static void n_logprobs(MemorySegment struct, int fieldValue) {
+        struct.set(n_logprobs$LAYOUT, n_logprobs$OFFSET, fieldValue);
     }
 
     /**

@@ -68,6 +68,15 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_MAX_SEQ() {
         return BLOOM_MAX_SEQ;
     }
+    private static final int BLOOM_MAX_LOGPROBS = (int)100L;
+    /**
+     * {@snippet lang=c :
+     * #define BLOOM_MAX_LOGPROBS 100
+     * }
+     */
+    public static int BLOOM_MAX_LOGPROBS() {
+        return BLOOM_MAX_LOGPROBS;
+    }
 
     private static class bloom_abi_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -3860,6 +3869,71 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_generator_get_result", out_result, generator);
             }
             return (int)mh$.invokeExact(out_result, generator);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_generator_get_logprobs {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_POINTER,
+            bloom_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_generator_get_logprobs");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_logprobs(float *out_logprob, bloom_token *out_top_ids, float *out_top_logprobs, size_t capacity, size_t *out_n, const bloom_generator *generator)
+     * }
+     */
+    public static FunctionDescriptor bloom_generator_get_logprobs$descriptor() {
+        return bloom_generator_get_logprobs.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_logprobs(float *out_logprob, bloom_token *out_top_ids, float *out_top_logprobs, size_t capacity, size_t *out_n, const bloom_generator *generator)
+     * }
+     */
+    public static MethodHandle bloom_generator_get_logprobs$handle() {
+        return bloom_generator_get_logprobs.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_logprobs(float *out_logprob, bloom_token *out_top_ids, float *out_top_logprobs, size_t capacity, size_t *out_n, const bloom_generator *generator)
+     * }
+     */
+    public static MemorySegment bloom_generator_get_logprobs$address() {
+        return bloom_generator_get_logprobs.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_generator_get_logprobs(float *out_logprob, bloom_token *out_top_ids, float *out_top_logprobs, size_t capacity, size_t *out_n, const bloom_generator *generator)
+     * }
+     */
+    public static int bloom_generator_get_logprobs(MemorySegment out_logprob, MemorySegment out_top_ids, MemorySegment out_top_logprobs, long capacity, MemorySegment out_n, MemorySegment generator) {
+        var mh$ = bloom_generator_get_logprobs.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_generator_get_logprobs", out_logprob, out_top_ids, out_top_logprobs, capacity, out_n, generator);
+            }
+            return (int)mh$.invokeExact(out_logprob, out_top_ids, out_top_logprobs, capacity, out_n, generator);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
