@@ -41,7 +41,7 @@ final class Requests {
                 boolean includeUsage, boolean echo, int logprobs) {}
 
     static JsonNode body(ServerRequest req) {
-        byte[] bytes = req.content().as(byte[].class);
+        byte[] bytes = req.content().hasEntity() ? req.content().as(byte[].class) : new byte[0];
         if (bytes.length == 0) {
             throw ApiException.invalid(null, "the request body is empty; send a JSON object");
         }

@@ -92,10 +92,11 @@ final class TestServer implements AutoCloseable {
         throw new AssertionError("no metric " + name);
     }
 
-    /** Waits until the KV cache is empty again (sequences of cancelled requests go at the next step). */
+    /** Waits until the server is at rest: no request in flight, no sequence, no KV cell in use. */
     void awaitNoCellsUsed() throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (metric("bloom4j_kv_cells_used") != 0 || metric("bloom4j_active_sequences") != 0) {
+        while (metric("bloom4j_kv_cells_used") != 0 || metric("bloom4j_active_sequences") != 0
+                || metric("bloom4j_requests_in_flight") != 0) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("cells still in use: " + metric("bloom4j_kv_cells_used"));
             }
