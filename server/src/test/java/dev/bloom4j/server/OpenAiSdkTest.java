@@ -83,7 +83,7 @@ class OpenAiSdkTest {
         List<Future<String>> others = new ArrayList<>();
         try {
             for (int i = 0; i < 8; i++) {
-                CompletionCreateParams p = completion("Stream number " + i + " says", 200).temperature(0.8)
+                CompletionCreateParams p = completion("Stream number " + i + " says", 100).temperature(0.8)
                         .seed(i).putAdditionalBodyProperty("ignore_eos", com.openai.core.JsonValue.from(true))
                         .build();
                 others.add(pool.submit(() -> {
