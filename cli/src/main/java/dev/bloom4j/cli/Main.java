@@ -32,6 +32,8 @@ import picocli.CommandLine.ScopeType;
  * ./bloom init-random --config bloom-1b7 --out /tmp/random-bloom-1b7
  * ./bloom info --model /models/bloom-560m
  * ./bloom batched-bench --model /models/bloom-560m-q8_0.gguf -npp 128 -ntg 64 -npl 1,2,4,8,16 -t 2
+ * ./bloom serve --model /models/bloomz-560m --port 8080 --parallel 8
+ * ./bloom bench-serve --url http://127.0.0.1:8080 --concurrency 1,4,16 --prompt-tokens 128 --max-tokens 64
  * }
  * Without {@code --model}, every command uses a small built-in demo checkpoint with random weights.
  *
@@ -45,7 +47,7 @@ import picocli.CommandLine.ScopeType;
                 + "Without --model, commands use a small built-in demo checkpoint with random weights.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, LogprobsCommand.class,
                 PerplexityCommand.class, ConvertCommand.class, InitRandomCommand.class, InfoCommand.class,
-                DevicesCommand.class, BatchedBenchCommand.class,
+                DevicesCommand.class, BatchedBenchCommand.class, ServeCommand.class, BenchServeCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
 public final class Main implements Runnable {

@@ -105,23 +105,30 @@ public final class BloomServer implements AutoCloseable {
     public static BloomServer start(ServerConfig config, Callable<BloomModel> loader) {
         BloomServer server = new BloomServer(config);
         server.web.start();
-        Thread loading = Thread.ofPlatform().name("bloom4j-server-load").daemon().start(() -> server.load(loader));
+        Thread.ofPlatform().name("bloom4j-server-load").daemon().start(() -> server.load(loader));
         return server;
     }
 
     private void load(Callable<BloomModel> loader) {
+        BloomModel loaded = null;
         try {
-            BloomModel loaded = loader.call();
-            model = loaded;
-            if (closed) {
-                loaded.close();
-                return;
+            loaded = loader.call();
+            synchronized (this) {
+                if (closed) {
+                    loaded.close();
+                    ready.completeExceptionally(new IllegalStateException("the server was closed while loading"));
+                    return;
+                }
+                BatchSession session = loaded.newBatchSession(config.session());
+                model = loaded;
+                batch = session;
+                api = new OpenAiApi(config, loaded, session, metrics);
             }
-            BatchSession session = loaded.newBatchSession(config.session());
-            batch = session;
-            api = new OpenAiApi(config, loaded, session, metrics);
             ready.complete(null);
         } catch (Throwable t) {
+            if (loaded != null && model == null) {
+                loaded.close();
+            }
             ready.completeExceptionally(t);
         }
     }
@@ -166,19 +173,23 @@ public final class BloomServer implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        BatchSession session;
+        BloomModel owned;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            session = batch;
+            owned = model;
         }
-        closed = true;
         try {
-            BatchSession session = batch;
             if (session != null) {
                 session.close(); // cancels every request: streams end, handlers return
             }
             web.stop();
-            BloomModel m = model;
-            if (m != null && batch != null) {
-                m.close();
+            if (owned != null) {
+                owned.close();
             }
         } finally {
             stopped.complete(null);
