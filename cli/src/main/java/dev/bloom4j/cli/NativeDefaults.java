@@ -1,6 +1,7 @@
 package dev.bloom4j.cli;
 
 import dev.bloom4j.ConvertOptions;
+import dev.bloom4j.FlashAttention;
 import dev.bloom4j.GenerationConfig;
 import dev.bloom4j.LoadOptions;
 import dev.bloom4j.PerplexityConfig;
@@ -29,6 +30,10 @@ final class NativeDefaults implements IDefaultValueProvider {
         if (command.equals("perplexity") && option.longestName().equals("--ctx")) {
             // llama-perplexity's default window, so that equal commands give equal numbers
             return Integer.toString(PerplexityConfig.DEFAULT_CONTEXT_SIZE);
+        }
+        if (command.equals("serve") && option.longestName().equals("--flash-attn")) {
+            // A server's pool has many cells: attention by sequence groups (see ServeCommand)
+            return FlashAttention.ON.name();
         }
         GenerationConfig g;
         SessionConfig s;

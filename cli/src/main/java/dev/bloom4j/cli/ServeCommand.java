@@ -83,15 +83,17 @@ final class ServeCommand implements Callable<Integer> {
     int threads;
 
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N",
-            description = "Most tokens evaluated in one step; longer prompts are evaluated in pieces between the "
-                    + "other requests' tokens. Default: ${DEFAULT-VALUE}.")
-    int batchSize = 512;
+            description = "Most tokens evaluated in one step (llama-server's default n_batch); longer prompts are "
+                    + "evaluated in pieces between the other requests' tokens. A smaller value shortens the pause a "
+                    + "long prompt causes in the other streams; a larger one lets prompts that arrive together be "
+                    + "evaluated together, so their streams decode in step. Default: ${DEFAULT-VALUE}.")
+    int batchSize = 2048;
 
     @Option(names = "--kv-cache", paramLabel = "TYPE",
             description = "KV cache element type: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}.")
     KvCacheType kvCacheType;
 
-    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "MODE", defaultValue = "ON",
+    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "MODE",
             description = "Fused flash attention: ${COMPLETION-CANDIDATES}. ON by default here, unlike the other "
                     + "commands' AUTO: a server's pool has many cells, and with flash attention a batch attends "
                     + "sequence group by sequence group (ALiBi distances beyond 2048 are rounded to f16, as in "

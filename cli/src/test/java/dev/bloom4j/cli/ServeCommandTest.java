@@ -79,7 +79,7 @@ class ServeCommandTest {
         MainTest.Result help = MainTest.run("serve", "--help");
         assertEquals(0, help.status(), help.err());
         for (String needle : new String[] {"/v1/completions", "/v1/chat/completions", "/health", "/metrics",
-            "--parallel", "--ctx-size", "--api-key", "no TLS"}) {
+            "--parallel", "--ctx-size", "--api-key", "no TLS", "Default: ON"}) {
             assertTrue(help.out().contains(needle), needle + " missing from:\n" + help.out());
         }
     }
