@@ -220,6 +220,7 @@ final class OpenAiApi {
                     Object e = events.take();
                     if (e instanceof Done d) {
                         if (d.failure() != null) {
+                            cancel(); // the other choices of a failed request are not wanted
                             throw failure(d.failure());
                         }
                         done[d.choice()] = d.completion();

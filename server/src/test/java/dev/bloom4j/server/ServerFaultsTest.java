@@ -258,7 +258,13 @@ class ServerFaultsTest {
         assertEquals(401, wrong.statusCode());
         assertEquals(200, server.send(HttpRequest.newBuilder(URI.create(server.base + "/health")).GET().build())
                 .statusCode());
+        String notFound = "bloom4j_requests_total{endpoint=\"other\",status=\"404\"}";
+        double before = server.get("/metrics").body().lines().filter(l -> l.startsWith(notFound)).findFirst()
+                .map(l -> Double.parseDouble(l.substring(notFound.length() + 1))).orElse(0.0);
         assertEquals(404, server.get("/v2/nothing").statusCode());
+        double after = server.get("/metrics").body().lines().filter(l -> l.startsWith(notFound)).findFirst()
+                .map(l -> Double.parseDouble(l.substring(notFound.length() + 1))).orElseThrow();
+        assertEquals(before + 1, after, "one 404 counted once");
     }
 
     @Test
