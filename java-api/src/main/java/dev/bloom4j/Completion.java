@@ -18,6 +18,7 @@ import java.util.Objects;
  *                        completed a stop string
  * @param promptTokens    tokens in the prompt
  * @param reusedTokens    leading prompt tokens whose KV-cache entries were kept from the session's previous work
+ *                        (in a {@link BatchSession}: shared with a running request whose prompt starts the same)
  *                        and so not evaluated again
  * @param generatedTokens tokens generated, the end-of-sequence token included ({@code ids.length})
  * @param finishReason    why generation ended

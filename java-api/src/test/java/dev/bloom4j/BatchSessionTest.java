@@ -75,7 +75,10 @@ class BatchSessionTest {
         assertArrayEquals(expected.ids(), actual.ids(), what + ": ids");
         assertEquals(expected.finishReason(), actual.finishReason(), what + ": finish reason");
         assertEquals(expected.promptTokens(), actual.promptTokens(), what + ": prompt tokens");
-        assertEquals(expected.reusedTokens(), actual.reusedTokens(), what + ": reused tokens");
+        // A batch request may share the cells of a running request's common prompt start (exact counts:
+        // BatchSessionPrefixSharingTest); what it computes is the same.
+        assertTrue(actual.reusedTokens() >= expected.reusedTokens() && actual.reusedTokens() < actual.promptTokens(),
+                what + ": reused tokens " + actual.reusedTokens() + " of " + actual.promptTokens());
         assertEquals(expected.generatedTokens(), actual.generatedTokens(), what + ": generated tokens");
     }
 
