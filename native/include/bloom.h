@@ -492,7 +492,11 @@ typedef struct bloom_generate_params {
     int32_t              seq_id;        /* the sequence to generate in (default 0) */
     int32_t              n_logprobs;    /* 0..BLOOM_MAX_LOGPROBS: a generator records the log-probability of each
                                            token it samples and of this many most likely tokens, for
-                                           bloom_generator_get_logprobs (default 0: none; bloom_generate ignores it) */
+                                           bloom_generator_get_logprobs (default 0: none; bloom_generate ignores it).
+                                           It took what was tail padding after seq_id, so the struct's size did not
+                                           change: a caller that fills the struct from
+                                           bloom_generate_default_params(), as the conventions above ask, has 0
+                                           here; one that builds it by hand must zero it */
 } bloom_generate_params;
 
 /* The most alternatives bloom_generate_params.n_logprobs may ask for. */

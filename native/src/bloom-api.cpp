@@ -646,9 +646,6 @@ int32_t bloom_sampler_sample_ith(bloom_token * out_token, bloom_sampler * sample
 
 // ---------------------------------------------------------------- generation
 
-// bloom_generate_params as ABI 7 first shipped it: up to seq_id (n_logprobs came later).
-constexpr size_t generate_params_abi7 = offsetof(bloom_generate_params, n_logprobs);
-
 bloom_generate_params bloom_generate_default_params(void) {
     bloom_generate_params p = {};
     p.size       = sizeof(p);
@@ -663,8 +660,7 @@ int32_t bloom_generate(bloom_generate_result * out_result, bloom_context * ctx, 
         require(out_result, "out_result");
         require(ctx, "ctx");
         require(sampler, "sampler");
-        const bloom_generate_params p = resolve_params(params, bloom_generate_default_params(), "bloom_generate",
-                                                       generate_params_abi7);
+        const bloom_generate_params p = resolve_params(params, bloom_generate_default_params(), "bloom_generate");
         bloom::context::guard g(*ctx->impl);
         *out_result = bloom::generate(*ctx->impl, *sampler->impl, prompt, n_prompt, p);
     });
@@ -676,8 +672,7 @@ int32_t bloom_generator_init(bloom_generator ** out, bloom_context * ctx, bloom_
         require(out, "out");
         require(ctx, "ctx");
         require(sampler, "sampler");
-        const bloom_generate_params p = resolve_params(params, bloom_generate_default_params(), "bloom_generate",
-                                                       generate_params_abi7);
+        const bloom_generate_params p = resolve_params(params, bloom_generate_default_params(), "bloom_generate");
         bloom::context::guard g(*ctx->impl);
         *out = new bloom_generator{std::make_unique<bloom::generator>(*ctx->impl, *sampler->impl, prompt, n_prompt, p)};
     });

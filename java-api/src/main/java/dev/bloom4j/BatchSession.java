@@ -751,7 +751,10 @@ public final class BatchSession implements AutoCloseable {
             MemorySegment sampler = MemorySegment.NULL;
             try {
                 sampler = context.newSamplerRaw(s.job.config, s.job.config.seed() + s.index);
-                s.generator = context.newGenerator(arena, sampler, s.job.prompt, s.job.config, s.slot);
+                // Log-probabilities cost a softmax over the vocabulary per token: only when a listener takes them.
+                GenerationConfig config = s.job.listener == null && s.job.config.logprobs() >= 0
+                        ? s.job.config.logprobs(-1) : s.job.config;
+                s.generator = context.newGenerator(arena, sampler, s.job.prompt, config, s.slot);
                 s.sampler = sampler;
                 s.arena = arena;
             } catch (RuntimeException | Error e) {

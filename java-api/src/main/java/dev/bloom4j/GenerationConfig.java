@@ -87,13 +87,13 @@ public record GenerationConfig(
         if (topK < 0) {
             throw invalid("topK", "must be >= 0 (0 = off)", topK);
         }
-        if (!(topP > 0 && topP <= 1)) {
+        if (!(topP > 0 && topP <= 1) || (float) topP == 0) {
             throw invalid("topP", "must be in (0, 1] (1 = off)", topP);
         }
         if (!(minP >= 0 && minP <= 1)) {
             throw invalid("minP", "must be in [0, 1] (0 = off)", minP);
         }
-        if (!(repetitionPenalty > 0) || !Float.isFinite((float) repetitionPenalty)) {
+        if (!(repetitionPenalty > 0) || (float) repetitionPenalty == 0 || !Float.isFinite((float) repetitionPenalty)) {
             throw invalid("repetitionPenalty", "must be a finite number > 0 (1 = off)", repetitionPenalty);
         }
         if (!Float.isFinite((float) presencePenalty)) {

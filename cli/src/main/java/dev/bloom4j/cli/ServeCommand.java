@@ -33,11 +33,12 @@ import picocli.CommandLine.Spec;
             "Serve the model over HTTP with OpenAI's API: POST /v1/completions, POST /v1/chat/completions (JSON or "
                     + "server-sent events with \"stream\": true), GET /v1/models; llama-server's POST /tokenize and "
                     + "POST /detokenize; GET /health (503 while the model loads) and GET /metrics (Prometheus).",
-            "Up to --parallel requests decode together in one batch (continuous batching): a new request joins "
-                    + "at the next step, and a prompt that starts like a running request's prompt shares its KV "
-                    + "cells. They share --ctx-size cells; a request reserves its prompt plus max_tokens of them "
-                    + "when it starts, and waits while they are not free. Up to --queue-size more requests wait; "
-                    + "beyond that the server answers 503 with Retry-After.",
+            "Up to --parallel completions decode together in one batch (continuous batching): a new request "
+                    + "joins at the next step, and a prompt that starts like a running request's prompt shares its "
+                    + "KV cells. They share --ctx-size cells; a request reserves its prompt plus max_tokens of them "
+                    + "when it starts, and waits while they are not free; max_tokens is capped at "
+                    + "--ctx-size/--parallel less the prompt (llama-server's per-slot context). Up to --queue-size "
+                    + "more completions (prompts times n) wait; beyond that the server answers 503 with Retry-After.",
             "Chat messages become a prompt through a template: by default BLOOMZ's plain instruction form (the "
                     + "contents joined by newlines); --chat-template FILE reads another (see the README).",
             "Security: it binds 127.0.0.1 unless --host says otherwise; --api-key makes every request but "

@@ -189,7 +189,12 @@ public final class BloomServer implements AutoCloseable {
             }
             web.stop();
             if (owned != null) {
-                owned.close();
+                try {
+                    owned.close();
+                } catch (IllegalStateException e) {
+                    // A handler still inside a model call (tokenize) as the server stopped; the process is ending.
+                    LOG.log(Level.WARNING, "the model was still in use at shutdown: " + e.getMessage());
+                }
             }
         } finally {
             stopped.complete(null);
@@ -224,11 +229,10 @@ public final class BloomServer implements AutoCloseable {
                 return;
             }
         }
-        try {
-            chain.proceed();
-        } finally {
-            metrics.answered(endpoint, res.status().code());
-        }
+        // Counted when the route answered; a transport error (a body over the limit) is counted by its direct
+        // handler instead.
+        chain.proceed();
+        metrics.answered(endpoint, res.status().code());
     }
 
     private void health(ServerRequest req, ServerResponse res) {
@@ -288,7 +292,8 @@ public final class BloomServer implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "request " + req.path().path() + " failed", e);
                 if (!res.isSent()) {
-                    send(res, new ApiException(500, "server_error", "internal error: " + e, null, null));
+                    send(res, new ApiException(500, "server_error", "internal error (logged by the server)", null,
+                            null));
                 }
             }
         };

@@ -12,6 +12,7 @@ import dev.bloom4j.Completion;
 import dev.bloom4j.ContextFullException;
 import dev.bloom4j.FinishReason;
 import dev.bloom4j.GenerationConfig;
+import dev.bloom4j.InvalidArgumentException;
 import dev.bloom4j.TokenLogprobs;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Status;
@@ -28,12 +29,18 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The OpenAI endpoints over a {@link BatchSession}: request parsing and checks ({@link Requests}), submission, and
  * the JSON and server-sent-event responses in OpenAI's schemas.
  */
 final class OpenAiApi {
+    /**
+     * How long a stream waits for a token before it writes a comment to see whether its client is still there
+     * (tests shorten it).
+     */
+    static volatile long pingMillis = 1000;
     private static final byte[] DONE = "[DONE]".getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
     private final ServerConfig config;
@@ -42,6 +49,7 @@ final class OpenAiApi {
     private final ServerMetrics metrics;
     private final TokenText tokenText;
     private final int limit;
+    private final int eos; // -1 when the tokenizer has none
 
     OpenAiApi(ServerConfig config, BloomModel model, BatchSession batch, ServerMetrics metrics) {
         this.config = config;
@@ -50,6 +58,7 @@ final class OpenAiApi {
         this.metrics = metrics;
         this.tokenText = new TokenText(model);
         this.limit = batch.maxSequences() + config.queueSize();
+        this.eos = model.info().eosToken().orElse(-1);
     }
 
     // ------------------------------------------------------------------------------------------ small endpoints
@@ -71,6 +80,7 @@ final class OpenAiApi {
         if (content == null) {
             throw ApiException.invalid("content", "\"content\" (the text to tokenize) is required");
         }
+        Requests.checkText("content", content);
         boolean withPieces = Requests.bool(body, "with_pieces", false);
         int[] ids = model.tokenize(content);
         ObjectNode out = JSON.createObjectNode();
@@ -101,15 +111,20 @@ final class OpenAiApi {
     void completions(ServerRequest req, ServerResponse res, boolean chat) throws IOException {
         JsonNode body = Requests.body(req);
         Requests.Plan plan = chat ? Requests.chat(body, config, model) : Requests.completion(body, model);
-        if (metrics.inFlight.incrementAndGet() > limit) {
-            metrics.inFlight.decrementAndGet();
+        Run run = new Run(plan, chat);
+        if (run.choices > limit) {
+            throw ApiException.invalid(chat ? "n" : "prompt", "the request asks for " + run.choices
+                    + " completions (prompts times n); the server decodes " + batch.maxSequences() + " and queues "
+                    + config.queueSize() + " at most");
+        }
+        if (metrics.inFlight.addAndGet(run.choices) > limit) {
+            metrics.inFlight.addAndGet(-run.choices);
             metrics.rejectedFull.increment();
             throw new ApiException(503, "server_error", "the server is busy: " + batch.maxSequences()
-                    + " requests are decoding and " + config.queueSize() + " waiting; retry later", null,
+                    + " completions are decoding and " + config.queueSize() + " may wait; retry later", null,
                     "server_overloaded");
         }
         try {
-            Run run = new Run(plan, chat);
             run.submit();
             if (plan.stream()) {
                 run.stream(res);
@@ -117,8 +132,20 @@ final class OpenAiApi {
                 run.respond(res);
             }
         } finally {
-            metrics.inFlight.decrementAndGet();
+            run.release();
         }
+    }
+
+    /**
+     * A request's config for one prompt, its max_tokens capped at a sequence's share of the cells (contextSize /
+     * maxSequences, as llama-server's per-slot context) less the prompt: one request asking for a huge max_tokens
+     * would otherwise reserve the whole cache and hold every other request back. Such a choice ends with
+     * finish_reason "length".
+     */
+    private GenerationConfig capped(GenerationConfig config, int promptLength) {
+        int share = batch.contextSize() / batch.maxSequences();
+        int cap = Math.max(1, share - promptLength);
+        return config.maxTokens() > cap ? config.maxTokens(cap) : config;
     }
 
     /** What a listener saw of one token, for a stream or for logprobs. */
@@ -137,6 +164,7 @@ final class OpenAiApi {
         final List<CompletableFuture<?>> futures = new ArrayList<>();
         final LinkedBlockingQueue<Object> events = new LinkedBlockingQueue<>();
         final List<List<Piece>> pieces = new ArrayList<>(); // per choice, for logprobs (non-streaming)
+        private boolean released;
 
         Run(Requests.Plan plan, boolean chat) {
             this.plan = plan;
@@ -148,14 +176,23 @@ final class OpenAiApi {
             }
         }
 
+        /** Gives the request's completions back to the queue limit, once: when they are done or abandoned. */
+        void release() {
+            if (!released) {
+                released = true;
+                metrics.inFlight.addAndGet(-choices);
+            }
+        }
+
         /** Submits every prompt; a refused one cancels those already queued. */
         void submit() {
             try {
                 for (int p = 0; p < plan.prompts().size(); p++) {
                     int[] ids = plan.prompts().get(p);
                     int base = p * plan.n();
+                    GenerationConfig choiceConfig = capped(plan.config(), ids.length);
                     if (plan.n() == 1) {
-                        CompletableFuture<Completion> f = batch.submit(ids, plan.config(),
+                        CompletableFuture<Completion> f = batch.submit(ids, choiceConfig,
                                 new dev.bloom4j.TokenListener() {
                                     @Override
                                     public boolean onToken(int tokenId, String text) {
@@ -170,7 +207,7 @@ final class OpenAiApi {
                         f.whenComplete((c, t) -> events.add(new Done(base, c, t)));
                         futures.add(f);
                     } else {
-                        CompletableFuture<List<Completion>> f = batch.submitSamples(ids, plan.config().n(plan.n()),
+                        CompletableFuture<List<Completion>> f = batch.submitSamples(ids, choiceConfig.n(plan.n()),
                                 (sample, tokenId, text, logprobs) ->
                                         take(new Piece(base + sample, tokenId, text, logprobs)));
                         f.whenComplete((list, t) -> {
@@ -186,15 +223,22 @@ final class OpenAiApi {
                 throw ApiException.invalid(chat ? "messages" : "prompt", e.getMessage(), "context_length_exceeded");
             } catch (IllegalArgumentException e) {
                 cancel();
-                throw ApiException.invalid(chat ? "messages" : "prompt", e.getMessage());
+                throw ApiException.invalid(e.getMessage().startsWith("config.n()") ? "n" : chat ? "messages" : "prompt",
+                        e.getMessage());
             } catch (IllegalStateException e) {
                 cancel();
                 throw new ApiException(503, "server_error", "the server is shutting down", null, null);
             }
         }
 
-        /** On the scheduler thread: queue the piece for the stream, or keep it for logprobs. */
+        /**
+         * On the scheduler thread: queue the piece for the stream, or keep it for logprobs. The end-of-sequence token
+         * is dropped: it has no text, and OpenAI's logprobs do not list it.
+         */
         private boolean take(Piece piece) {
+            if (piece.tokenId() == eos) {
+                return true;
+            }
             if (plan.stream()) {
                 events.add(piece);
             } else if (piece.logprobs() != null) {
@@ -227,6 +271,7 @@ final class OpenAiApi {
                         received++;
                     }
                 }
+                release();
             } catch (InterruptedException e) {
                 cancel();
                 Thread.currentThread().interrupt();
@@ -248,7 +293,8 @@ final class OpenAiApi {
                     choice.set("logprobs", plan.logprobs() >= 0 ? chatLogprobs(lp) : null);
                 } else {
                     choice.put("text", prefix + c.text());
-                    choice.set("logprobs", plan.logprobs() >= 0 ? completionLogprobs(lp, prefix.length()) : null);
+                    choice.set("logprobs", plan.logprobs() >= 0
+                            ? completionLogprobs(lp, prefix.codePointCount(0, prefix.length())) : null);
                 }
                 choice.put("finish_reason", finishReason(c.finishReason()));
             }
@@ -276,19 +322,25 @@ final class OpenAiApi {
                     } else if (plan.echo()) {
                         String prompt = plan.texts().get(i / plan.n());
                         emit(sink, textChunk(i, prompt, null, 0));
-                        offsets[i] = prompt.length();
+                        offsets[i] = prompt.codePointCount(0, prompt.length());
                     }
                 }
                 int received = 0;
                 while (received < choices) {
-                    Object e = events.take();
+                    Object e = events.poll(pingMillis, TimeUnit.MILLISECONDS);
+                    if (e == null) {
+                        // Waiting (queued, or behind a long prompt): an SSE comment, which clients ignore, finds out
+                        // whether the client is still there.
+                        sink.emit(SseEvent.builder().comment("waiting").build());
+                        continue;
+                    }
                     if (e instanceof Piece p) {
                         if (p.text().isEmpty() && p.logprobs() == null) {
                             continue;
                         }
                         emit(sink, chat ? deltaChunk(p) : textChunk(p.choice(), p.text(), p.logprobs(),
                                 offsets[p.choice()]));
-                        offsets[p.choice()] += p.text().length();
+                        offsets[p.choice()] += p.text().codePointCount(0, p.text().length());
                     } else if (e instanceof Done d) {
                         if (d.failure() != null) {
                             ApiException error = failure(d.failure());
@@ -299,6 +351,9 @@ final class OpenAiApi {
                         }
                         done[d.choice()] = d.completion();
                         received++;
+                        if (received == choices) {
+                            release(); // generation is over, whatever the client still has to read
+                        }
                         emit(sink, finishChunk(d.choice(), d.completion().finishReason()));
                     }
                 }
@@ -316,7 +371,11 @@ final class OpenAiApi {
             } catch (RuntimeException e) {
                 // Writing failed: the client went away. Its sequences stop at the next step and free their cells.
                 cancel();
-                metrics.cancelledByClient.increment();
+                if (causedByIo(e)) {
+                    metrics.cancelledByClient.increment();
+                } else {
+                    throw e;
+                }
             }
         }
 
@@ -402,7 +461,7 @@ final class OpenAiApi {
                     }
                 }
                 offsets.add(at);
-                at += p.text().length();
+                at += p.text().codePointCount(0, p.text().length()); // OpenAI's offsets count characters
             }
             return node;
         }
@@ -436,12 +495,26 @@ final class OpenAiApi {
         }
     }
 
+    /** Whether a write failed for a connection's sake (the client went away), not for a bug. */
+    private static boolean causedByIo(Throwable t) {
+        for (Throwable x = t; x != null; x = x.getCause()) {
+            if (x instanceof java.io.IOException || x instanceof io.helidon.webserver.ServerConnectionException
+                    || x instanceof java.io.UncheckedIOException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A failed generation as the error the client gets. */
     private static ApiException failure(Throwable t) {
         Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
         if (cause instanceof CancellationException) {
             return new ApiException(503, "server_error", "the request was cancelled: the server is shutting down",
                     null, null);
+        }
+        if (cause instanceof InvalidArgumentException || cause instanceof IllegalArgumentException) {
+            return ApiException.invalid(null, cause.getMessage());
         }
         return new ApiException(500, "server_error", "generation failed: " + cause.getMessage(), null, null);
     }

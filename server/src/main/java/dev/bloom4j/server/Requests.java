@@ -21,6 +21,8 @@ final class Requests {
     static final int MAX_PROMPTS = 64;
     /** OpenAI's defaults: completions stop after 16 tokens; sampling at temperature 1. */
     static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
+    /** Below this a positive temperature overflows the scaled logits (float) and sampling is undefined. */
+    static final double MIN_TEMPERATURE = 1e-3;
 
     private Requests() {
     }
@@ -164,7 +166,7 @@ final class Requests {
         }
         JsonNode content = m.get("content");
         if (content != null && content.isTextual()) {
-            return new ChatTemplate.Message(role, content.asText());
+            return new ChatTemplate.Message(role, checkText(where + ".content", content.asText()));
         }
         if (content != null && content.isArray()) {
             StringBuilder text = new StringBuilder();
@@ -173,7 +175,7 @@ final class Requests {
                     throw ApiException.invalid(where + ".content", "only text content parts are supported "
                             + "({\"type\": \"text\", \"text\": ...})");
                 }
-                text.append(part.get("text").asText());
+                text.append(checkText(where + ".content", part.get("text").asText()));
             }
             return new ChatTemplate.Message(role, text.toString());
         }
@@ -187,7 +189,7 @@ final class Requests {
         JsonNode s = body.get("stop");
         if (s != null && !s.isNull()) {
             if (s.isTextual()) {
-                stop.add(s.asText());
+                stop.add(checkText("stop", s.asText()));
             } else if (s.isArray()) {
                 if (s.size() > MAX_STOP) {
                     throw ApiException.invalid("stop", "at most " + MAX_STOP + " stop strings, got " + s.size());
@@ -196,7 +198,7 @@ final class Requests {
                     if (!e.isTextual()) {
                         throw ApiException.invalid("stop", "\"stop\" must be a string or an array of strings");
                     }
-                    stop.add(e.asText());
+                    stop.add(checkText("stop", e.asText()));
                 }
             } else {
                 throw ApiException.invalid("stop", "\"stop\" must be a string or an array of strings");
@@ -208,9 +210,14 @@ final class Requests {
         }
         long seed = body.has("seed") && !body.get("seed").isNull() ? longValue(body, "seed")
                 : ThreadLocalRandom.current().nextLong(1L << 53);
-        return GenerationConfig.builder()
+        double temperature = number(body, "temperature", 1.0, 0, 100);
+        if (temperature > 0 && temperature < MIN_TEMPERATURE) {
+            throw ApiException.invalid("temperature", "\"temperature\" must be 0 (greedy) or at least "
+                    + MIN_TEMPERATURE + ", got " + temperature);
+        }
+        GenerationConfig.Builder config = GenerationConfig.builder()
                 .maxTokens(maxTokens)
-                .temperature(number(body, "temperature", 1.0, 0, 100))
+                .temperature(temperature)
                 .topP(number(body, "top_p", 1.0, Double.MIN_VALUE, 1))
                 .topK(integer(body, "top_k", 0, 0, Integer.MAX_VALUE))
                 .minP(number(body, "min_p", 0.0, 0, 1))
@@ -222,8 +229,12 @@ final class Requests {
                 .stop(stop)
                 .ignoreEos(bool(body, "ignore_eos", false))
                 .n(1)
-                .logprobs(logprobs)
-                .build();
+                .logprobs(logprobs);
+        try {
+            return config.build();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(null, e.getMessage()); // e.g. a value that rounds to 0 as a float
+        }
     }
 
     private static Plan plan(JsonNode body, List<int[]> prompts, List<String> texts, GenerationConfig config,
@@ -241,12 +252,29 @@ final class Requests {
     }
 
     private static void addText(List<int[]> prompts, List<String> texts, String text, BloomModel model) {
-        int[] ids = model.tokenize(text);
+        int[] ids = model.tokenize(checkText("prompt", text));
         if (ids.length == 0) {
             throw ApiException.invalid("prompt", "the prompt is empty: it needs at least one token");
         }
         prompts.add(ids);
         texts.add(text);
+    }
+
+    /**
+     * The text, if it is well-formed UTF-16: JSON allows an unpaired surrogate ({@code "\ud800"}), which has no UTF-8
+     * form to tokenize or match.
+     */
+    static String checkText(String field, String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char ch = text.charAt(i);
+            if (Character.isHighSurrogate(ch) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(ch)) {
+                throw ApiException.invalid(field, "\"" + field + "\" holds an unpaired UTF-16 surrogate (U+"
+                        + Integer.toHexString(ch).toUpperCase() + ") at index " + i + ": not text");
+            }
+        }
+        return text;
     }
 
     /** An array of token ids in [0, vocab); null when the node is absent. */

@@ -23,8 +23,8 @@ import java.util.Objects;
  *                         {@code Authorization: Bearer <apiKey>}
  * @param modelName        the model id {@code /v1/models} lists and responses carry
  * @param chatTemplate     how chat messages become a prompt
- * @param queueSize        requests that may wait for a sequence beyond those decoding; more get 503 with
- *                         Retry-After
+ * @param queueSize        completions (prompts times n) that may wait for a sequence beyond those decoding; more
+ *                         get 503 with Retry-After
  * @param maxBodyBytes     larger request bodies get 413
  * @param defaultMaxTokens {@code max_tokens} of a chat request that names none (a completion request without one
  *                         gets OpenAI's 16)

@@ -30,7 +30,7 @@ final class ServerMetrics {
             out.append("bloom4j_requests_total{endpoint=\"").append(k, 0, cut).append("\",status=\"")
                     .append(k.substring(cut + 1)).append("\"} ").append(v).append('\n');
         });
-        gauge(out, "bloom4j_requests_in_flight", "Generation requests accepted and not yet answered.",
+        gauge(out, "bloom4j_requests_in_flight", "Completions (prompts times n) accepted and not yet generated.",
                 inFlight.get());
         counter(out, "bloom4j_requests_rejected_total", "Generation requests refused with 503: the queue was full.",
                 rejectedFull.sum());

@@ -61,7 +61,11 @@ class ServerFaultsTest {
                 "{\"prompt\": \"a\", \"logit_bias\": {\"1\": 5}}", "{\"prompt\": \"a\", \"suffix\": \"b\"}",
                 "{\"prompt\": \"a\", \"presence_penalty\": 3}", "{\"prompt\": \"a\", \"min_p\": -0.1}",
                 "{\"prompt\": \"a\", \"top_k\": -1}", "{\"prompt\": \"a\", \"repetition_penalty\": 0}",
-                "{\"prompt\": \"a\", \"best_of\": 3}", "{\"prompt\": " + "[".repeat(5000) + "]".repeat(5000) + "}");
+                "{\"prompt\": \"a\", \"best_of\": 3}", "{\"prompt\": " + "[".repeat(5000) + "]".repeat(5000) + "}",
+                "{\"prompt\": \"a\\ud800b\"}", "{\"prompt\": \"a\", \"stop\": \"\\udc00\"}",
+                "{\"prompt\": \"a\", \"stop\": [\"x\", \"\\ud800\"]}", "{\"prompt\": \"a\", \"top_p\": 1e-50}",
+                "{\"prompt\": \"a\", \"repetition_penalty\": 1e-50}", "{\"prompt\": \"a\", \"temperature\": 1e-9}",
+                "{\"prompt\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\"], \"n\": 10}");
         for (String body : completions) {
             expect400(server.post("/v1/completions", body), body);
         }
@@ -79,6 +83,9 @@ class ServerFaultsTest {
             expect400(server.post("/v1/chat/completions", body), body);
         }
         expect400(server.post("/tokenize", "{\"text\": \"x\"}"), "tokenize without content");
+        expect400(server.post("/tokenize", "{\"content\": \"\\ud800\"}"), "tokenize an unpaired surrogate");
+        expect400(server.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": "
+                + "\"\\udfff\"}]}"), "chat with an unpaired surrogate");
         expect400(server.post("/detokenize", "{\"tokens\": [1, \"a\"]}"), "detokenize with a string");
         expect400(server.post("/detokenize", "{\"tokens\": [1000000]}"), "detokenize out of range");
         assertEquals(0, server.metric("bloom4j_kv_cells_used"));
@@ -118,6 +125,7 @@ class ServerFaultsTest {
     void aClientThatDisconnectsMidStreamFreesItsSequence() throws Exception {
         double cancelledBefore = server.metric("bloom4j_requests_cancelled_total");
         try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
+            socket.setSoTimeout(60_000);
             startStream(socket, "{\"prompt\": \"Going away\", \"max_tokens\": 1500, \"ignore_eos\": true, "
                     + "\"stream\": true}");
             BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
@@ -139,10 +147,12 @@ class ServerFaultsTest {
     void aClientThatReadsSlowlyDelaysNobodyElse() throws Exception {
         try (Socket slow = new Socket()) {
             slow.setReceiveBufferSize(4096);
+            slow.setSoTimeout(60_000); // a stream that stalls fails the test rather than waiting for the idle timeout
             slow.connect(new java.net.InetSocketAddress("127.0.0.1", server.server.port()));
-            // ~1,500 events of ~220 bytes: far more than the socket buffers hold, so the server's writes block.
+            // ~200 events (max_tokens is capped at a sequence's share, 204 cells) of ~2 KB each with 20 log-probability
+            // alternatives: more than the socket buffers hold, so the server's writes block.
             startStream(slow, "{\"prompt\": \"Slow reader\", \"max_tokens\": 1500, \"ignore_eos\": true, "
-                    + "\"stream\": true, \"temperature\": 0}");
+                    + "\"stream\": true, \"temperature\": 0, \"logprobs\": 20}");
             // While it reads nothing, other requests are served.
             for (int i = 0; i < 5; i++) {
                 HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\": \"fast " + i
@@ -166,7 +176,7 @@ class ServerFaultsTest {
                 }
             }
             assertEquals("length", finish);
-            assertTrue(tokens > 1000, tokens + " token events");
+            assertTrue(tokens > 190, tokens + " token events");
         }
         server.awaitNoCellsUsed();
     }
@@ -234,6 +244,17 @@ class ServerFaultsTest {
     }
 
     @Test
+    void aHugeMaxTokensIsCappedAtASequencesShareOfTheCache() throws Exception {
+        // 2048 cells for 10 sequences: 204 each, as llama-server's per-slot context.
+        HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\": \"Greedy\", \"max_tokens\": 1000000, "
+                + "\"ignore_eos\": true}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode body = JSON.readTree(r.body());
+        assertEquals(204, body.at("/usage/total_tokens").asInt(), r.body());
+        assertEquals("length", body.at("/choices/0/finish_reason").asText());
+    }
+
+    @Test
     void tokenizeAndDetokenizeRoundTrip() throws Exception {
         HttpResponse<String> t = server.post("/tokenize", "{\"content\": \"Hello world, hello!\"}");
         assertEquals(200, t.statusCode(), t.body());
@@ -265,6 +286,45 @@ class ServerFaultsTest {
         double after = server.get("/metrics").body().lines().filter(l -> l.startsWith(notFound)).findFirst()
                 .map(l -> Double.parseDouble(l.substring(notFound.length() + 1))).orElseThrow();
         assertEquals(before + 1, after, "one 404 counted once");
+    }
+
+    @Test
+    void aStreamWhoseClientLeavesWhileQueuedNeverRuns(@TempDir Path dir) throws Exception {
+        long ping = OpenAiApi.pingMillis;
+        OpenAiApi.pingMillis = 10;
+        try (TestServer small = TestServer.start(dir, ServerConfig.builder().session(TestServer.session(1)))) {
+            // A keeps the one sequence busy: a client that reads nothing, its stream's writes blocked.
+            CompletableFuture<HttpResponse<String>> a = CompletableFuture.supplyAsync(() -> small.post(
+                    "/v1/completions", "{\"prompt\": \"busy\", \"max_tokens\": 2000, \"ignore_eos\": true}"));
+            long started = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (small.metric("bloom4j_active_sequences") < 1) {
+                assertTrue(System.nanoTime() < started, "A did not start");
+                Thread.sleep(1);
+            }
+            try (Socket b = new Socket("127.0.0.1", small.server.port())) {
+                b.setSoTimeout(10_000);
+                startStream(b, "{\"prompt\": \"waiting in line\", \"max_tokens\": 50, \"stream\": true}");
+                BufferedReader in = new BufferedReader(new InputStreamReader(b.getInputStream(),
+                        StandardCharsets.UTF_8));
+                String line;
+                while ((line = in.readLine()) != null && !line.startsWith(":") && !line.startsWith("data:")) {
+                    // the headers, then the first comment: B is queued behind A
+                }
+                assertTrue(line != null && line.startsWith(":waiting"), "no comment while queued: " + line);
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (small.metric("bloom4j_requests_cancelled_total") < 1) {
+                assertTrue(System.nanoTime() < deadline, "the queued stream was not cancelled");
+                Thread.sleep(5);
+            }
+            assertEquals(200, a.get(60, TimeUnit.SECONDS).statusCode());
+            small.awaitNoCellsUsed();
+            // B's prompt was never evaluated, nor a token generated for it.
+            assertEquals(JSON.readTree(a.get().body()).at("/usage/completion_tokens").asDouble()
+                    + 1 /* warm-up-free: A only */, small.metric("bloom4j_generated_tokens_total") + 1);
+        } finally {
+            OpenAiApi.pingMillis = ping;
+        }
     }
 
     @Test
