@@ -320,6 +320,17 @@ public final class BatchSession implements AutoCloseable {
          */
         boolean onToken(int sample, int tokenId, String text, TokenLogprobs logprobs);
 
+        /**
+         * Called once when a sample has finished, with its completion, on the scheduler thread, after its last
+         * token; samples finish at different steps, while the request's future completes with the last. The default
+         * does nothing. An exception thrown here fails the whole request.
+         *
+         * @param sample     the sample's index, in [0, n)
+         * @param completion what the future's list will hold at that index
+         */
+        default void onSampleDone(int sample, Completion completion) {
+        }
+
         private static SampleListener of(TokenListener listener) {
             return listener == null ? null : (sample, id, text, logprobs) -> listener.onToken(id, text, logprobs);
         }
@@ -925,8 +936,17 @@ public final class BatchSession implements AutoCloseable {
                 discard(s);
                 return;
             }
-            release(s);
             Job job = s.job;
+            if (job.samples != null && job.listener != null) {
+                try {
+                    job.listener.onSampleDone(s.index, completion);
+                } catch (Throwable t) {
+                    job.fail(t);
+                    discard(s);
+                    return;
+                }
+            }
+            release(s);
             job.results[s.index] = completion;
             if (++job.finished == job.count) {
                 endJob(job);

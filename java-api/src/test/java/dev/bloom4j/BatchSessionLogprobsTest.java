@@ -18,6 +18,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -432,6 +434,46 @@ class BatchSessionLogprobsTest {
             for (int j = 0; j < tokens.size(); j++) {
                 assertMatches(expected[j], tokens.get(j).id(), 3, tokens.get(j).logprobs(), what + " token " + j);
             }
+        }
+    }
+
+    @Test
+    void eachSampleIsReportedDoneOnceBeforeTheFutureCompletes() throws Exception {
+        int[] prompt = randomPrompt(new Random(71), 9);
+        GenerationConfig config = GenerationConfig.sampling().temperature(1.5).seed(3).maxTokens(8).n(3);
+        List<Integer> doneOrder = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.Map<Integer, Completion> doneCompletions = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicReference<CompletableFuture<List<Completion>>> future =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        List<Boolean> futureDoneAtCall = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Completion> all;
+        try (BatchSession batch = model.newBatchSession(batchConfig(256, 4))) {
+            CountDownLatch submitted = new CountDownLatch(1);
+            future.set(batch.submitSamples(prompt, config, new BatchSession.SampleListener() {
+                @Override
+                public boolean onToken(int sample, int tokenId, String text, TokenLogprobs logprobs) {
+                    try {
+                        submitted.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return true;
+                }
+
+                @Override
+                public void onSampleDone(int sample, Completion completion) {
+                    doneOrder.add(sample);
+                    doneCompletions.put(sample, completion);
+                    futureDoneAtCall.add(future.get().isDone());
+                }
+            }));
+            submitted.countDown();
+            all = future.get().get(30, TimeUnit.SECONDS);
+        }
+        assertEquals(List.of(0, 1, 2), doneOrder.stream().sorted().toList(), "each sample once: " + doneOrder);
+        assertEquals(List.of(false, false, false), futureDoneAtCall);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(all.get(i), doneCompletions.get(i), "sample " + i);
         }
     }
 

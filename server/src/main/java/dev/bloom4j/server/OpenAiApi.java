@@ -208,11 +208,24 @@ final class OpenAiApi {
                         futures.add(f);
                     } else {
                         CompletableFuture<List<Completion>> f = batch.submitSamples(ids, choiceConfig.n(plan.n()),
-                                (sample, tokenId, text, logprobs) ->
-                                        take(new Piece(base + sample, tokenId, text, logprobs)));
+                                new BatchSession.SampleListener() {
+                                    @Override
+                                    public boolean onToken(int sample, int tokenId, String text,
+                                                           TokenLogprobs logprobs) {
+                                        return take(new Piece(base + sample, tokenId, text, logprobs));
+                                    }
+
+                                    @Override
+                                    public void onSampleDone(int sample, Completion completion) {
+                                        // each choice's end as it happens, not when the last sample ends
+                                        events.add(new Done(base + sample, completion, null));
+                                    }
+                                });
                         f.whenComplete((list, t) -> {
-                            for (int i = 0; i < plan.n(); i++) {
-                                events.add(new Done(base + i, list == null ? null : list.get(i), t));
+                            if (t != null) {
+                                for (int i = 0; i < plan.n(); i++) {
+                                    events.add(new Done(base + i, null, t));
+                                }
                             }
                         });
                         futures.add(f);

@@ -188,6 +188,28 @@ class OpenAiSdkTest {
     }
 
     @Test
+    void streamedSamplesEqualTheWholeOnesWithOneFinishEach() {
+        CompletionCreateParams.Builder p = completion("Colours:", 10).temperature(1.0).seed(5).n(3);
+        Completion whole = client.completions().create(p.build());
+        StringBuilder[] texts = {new StringBuilder(), new StringBuilder(), new StringBuilder()};
+        int[] finishes = new int[3];
+        try (StreamResponse<Completion> s = client.completions().createStreaming(p.build())) {
+            s.stream().forEach(chunk -> {
+                for (CompletionChoice ch : chunk.choices()) {
+                    texts[(int) ch.index()].append(ch.text());
+                    if (ch._finishReason().asKnown().isPresent()) {
+                        finishes[(int) ch.index()]++;
+                    }
+                }
+            });
+        }
+        for (int i = 0; i < 3; i++) {
+            assertEquals(whole.choices().get(i).text(), texts[i].toString(), "choice " + i);
+            assertEquals(1, finishes[i], "finish chunks of choice " + i);
+        }
+    }
+
+    @Test
     void seedsMakeSamplingReproducible() {
         String one = client.completions().create(completion("Seeds", 16).temperature(1.5).seed(7).build())
                 .choices().getFirst().text();
