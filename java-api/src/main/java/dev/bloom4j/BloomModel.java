@@ -227,6 +227,26 @@ public final class BloomModel implements AutoCloseable {
     }
 
     /**
+     * The bytes one token stands for (its ByteLevel spelling decoded; an added token's content); possibly part of a
+     * UTF-8 sequence, as OpenAI's logprobs {@code bytes} report. Padding ids beyond the tokenizer's vocabulary give
+     * none.
+     * {@snippet :
+     * model.tokenBytes(model.tokenize(" world")[0]);   // the bytes of " world": 32, 119, 111, 114, 108, 100
+     * }
+     *
+     * @throws IllegalArgumentException the id is outside [0, vocabularySize)
+     */
+    public byte[] tokenBytes(int id) {
+        checkOpen();
+        checkTokenIds(new int[] {id}, "id");
+        try (Arena tmp = Arena.ofConfined()) {
+            return Native.sized(tmp, ValueLayout.JAVA_BYTE, 32,
+                    (buf, cap, len) -> bloom_h.bloom_token_to_piece(buf, cap, len, handle, id))
+                    .toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /**
      * Decodes tokens to text as Hugging Face's {@code decode()} does, special tokens included.
      *
      * @throws IllegalArgumentException an id is outside [0, vocabularySize)

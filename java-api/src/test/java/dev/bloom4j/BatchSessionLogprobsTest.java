@@ -55,15 +55,11 @@ class BatchSessionLogprobsTest {
     }
 
     static SessionConfig batchConfig(int contextSize, int maxSequences) {
-        return TinyModels.session(contextSize).toBuilder().maxSequences(maxSequences).build();
+        return TinyModels.batchSession(contextSize, maxSequences);
     }
 
     static int[] randomPrompt(Random random, int length) {
-        int[] ids = new int[length];
-        for (int i = 0; i < length; i++) {
-            ids[i] = 3 + random.nextInt(990); // the tokenizer's ids, past the special ones
-        }
-        return ids;
+        return TinyModels.randomPrompt(random, length);
     }
 
     /** One listener call. */

@@ -48,15 +48,11 @@ class BatchSessionPrefixSharingTest {
     }
 
     static SessionConfig batchConfig(int maxSequences) {
-        return TinyModels.session(CONTEXT).toBuilder().maxSequences(maxSequences).build();
+        return TinyModels.batchSession(CONTEXT, maxSequences);
     }
 
     static int[] randomPrompt(Random random, int length) {
-        int[] ids = new int[length];
-        for (int i = 0; i < length; i++) {
-            ids[i] = 3 + random.nextInt(990); // the tokenizer's ids, past the special ones
-        }
-        return ids;
+        return TinyModels.randomPrompt(random, length);
     }
 
     /** {@code ids[0..keep)} followed by {@code extra} tokens, the first of which differs from {@code ids[keep]}. */

@@ -52,7 +52,7 @@ class BatchSessionTest {
     }
 
     static SessionConfig config(int contextSize, int maxSequences) {
-        return TinyModels.session(contextSize).toBuilder().maxSequences(maxSequences).build();
+        return TinyModels.batchSession(contextSize, maxSequences);
     }
 
     /** One request: a prompt and its config. */
@@ -83,11 +83,7 @@ class BatchSessionTest {
     }
 
     static int[] randomPrompt(Random random, int length) {
-        int[] ids = new int[length];
-        for (int i = 0; i < length; i++) {
-            ids[i] = 3 + random.nextInt(990); // the tokenizer's ids, past the special ones
-        }
-        return ids;
+        return TinyModels.randomPrompt(random, length);
     }
 
     /** For listeners that hold the scheduler thread until the test has done something; true: go on. */

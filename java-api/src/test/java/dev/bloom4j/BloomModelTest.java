@@ -112,6 +112,19 @@ class BloomModelTest {
     }
 
     @Test
+    void tokenBytesJoinToTheTextsUtf8() {
+        String text = "a b, caf\u00e9 \u00fc!";
+        var all = new java.io.ByteArrayOutputStream();
+        for (int id : model.tokenize(text)) {
+            all.writeBytes(model.tokenBytes(id));
+        }
+        assertArrayEquals(text.getBytes(java.nio.charset.StandardCharsets.UTF_8), all.toByteArray());
+        assertArrayEquals("</s>".getBytes(java.nio.charset.StandardCharsets.US_ASCII), model.tokenBytes(2));
+        assertEquals(0, model.tokenBytes(1023).length); // padding id: no text
+        assertThrows(IllegalArgumentException.class, () -> model.tokenBytes(1024));
+    }
+
+    @Test
     void outOfRangeTokenIdsAreRejectedInJavaNamingTheId() {
         var e = assertThrows(IllegalArgumentException.class, () -> model.decode(new int[] {5, 1024}));
         assertTrue(e.getMessage().contains("ids[1] = 1024"), e.getMessage());

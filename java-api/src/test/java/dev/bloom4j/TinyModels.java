@@ -69,4 +69,18 @@ final class TinyModels {
     static SessionConfig session(int contextSize) {
         return SessionConfig.builder().contextSize(contextSize).batchSize(64).threads(1).build();
     }
+
+    /** {@link #session(int)} for a batch session of {@code maxSequences}. */
+    static SessionConfig batchSession(int contextSize, int maxSequences) {
+        return session(contextSize).toBuilder().maxSequences(maxSequences).build();
+    }
+
+    /** A prompt of random ids from the tiny tokenizer's vocabulary, past its special tokens. */
+    static int[] randomPrompt(java.util.Random random, int length) {
+        int[] ids = new int[length];
+        for (int i = 0; i < length; i++) {
+            ids[i] = 3 + random.nextInt(990);
+        }
+        return ids;
+    }
 }

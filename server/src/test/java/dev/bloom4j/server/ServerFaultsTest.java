@@ -332,13 +332,8 @@ class ServerFaultsTest {
         try (TestServer small = TestServer.start(dir, ServerConfig.builder().session(TestServer.session(1))
                 .queueSize(0))) {
             try (Socket running = new Socket("127.0.0.1", small.server.port())) {
-                byte[] body = "{\"prompt\": \"busy\", \"max_tokens\": 1500, \"ignore_eos\": true, \"stream\": true}"
-                        .getBytes(StandardCharsets.UTF_8);
-                OutputStream out = running.getOutputStream();
-                out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length
-                        + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(body);
-                out.flush();
+                startStream(running, "{\"prompt\": \"busy\", \"max_tokens\": 1500, \"ignore_eos\": true, "
+                        + "\"stream\": true}");
                 InputStream in = running.getInputStream();
                 in.read(new byte[256]); // the stream has started
                 HttpResponse<String> refused = small.post("/v1/completions", "{\"prompt\": \"me too\"}");
