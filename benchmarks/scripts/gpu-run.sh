@@ -6,8 +6,17 @@
 #   benchmarks/scripts/gpu-run.sh build-llama  # llama.cpp's llama-bench for CUDA, from the pinned tree
 #   benchmarks/scripts/gpu-run.sh models       # random-weight checkpoints -> GGUF per type (checkpoints then removed)
 #   benchmarks/scripts/gpu-run.sh measure      # reference GEMM/copy, JMH, llama-bench, Java vs C, FFM downcall
-#   benchmarks/scripts/gpu-run.sh all          # the four in order
+#   benchmarks/scripts/gpu-run.sh logits       # GPU vs CPU logits: BloomModelTest's GPU test, and each bf16 model's
+#   benchmarks/scripts/gpu-run.sh all          # build, build-llama, models, measure in order
+#   benchmarks/scripts/gpu-run.sh headline     # logits, models, measure for bloom-7b1 bf16 only (prefill 512 and
+#                                              # 2048, decode at 128 and 2048): the figures that fit a short lease
 #   benchmarks/scripts/gpu-run.sh check        # models + measure on this CPU with tiny sizes: tests the script
+#
+# On a machine whose time is counted (a lent GPU machine), build everything elsewhere and bring it: the CUDA
+# library from ci/build-cuda.sh (BLOOM_CUDA_LIB), the jars (./mvnw -DskipTests package; `touch cli/target/bloom.jar`
+# there, or ./bloom rebuilds it when the copied sources look newer), llama-bench (LLAMA_BENCH), a JUnit console
+# launcher (JUNIT_CONSOLE_JAR) and, instead of writing and converting a checkpoint there, GGUF headers
+# (gguf-random.py header) that the models step fills with random weights on the GPU in seconds.
 #
 # Models: BLOOM_GPU_MODELS, comma-separated, each a released shape (bloom-560m ... bloom-7b1, bloom = 176B) or
 # SHAPE:N, the shape cut to its first N blocks (init-random --layers N). Whole models get prefill (128/512/2048
@@ -23,12 +32,18 @@
 # command), summary.md, summary.json and summary.png (MFU against the datasheet peak and the same-run GEMM, MBU
 # against 3.35 TB/s and the same-run copy, bloom4j / llama.cpp and Java / C ratios).
 #
-# Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_GPU_MODELS (default
+# Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_CUDA_LIB (a CUDA libbloom.so built elsewhere:
+# no build step, every Java process loads it through BLOOM4J_LIBRARY_PATH), LLAMA_BENCH (a llama-bench built for
+# CUDA elsewhere; default: build-llama's), JUNIT_CONSOLE_JAR (junit-platform-console-standalone: the logits step runs
+# BloomModelTest's GPU test with it instead of Maven), BLOOM_GPU_MODELS (default
 # bloom-560m,bloom-1b7,bloom:2,bloom-7b1, in that order for the disk), BLOOM_GPU_TYPES (default bf16,q8_0,q4_0; f16 runs the same kernels as
 # bf16 on sm_90, add it if wanted), BLOOM_GPU_CUT_TYPES (types of cut shapes, default bf16), BLOOM_CUBLAS_ROOT (a
 # cuBLAS outside the toolkit, see README), BLOOM_GPU_WORK (default ~/.cache/bloom4j/gpu-run: models and the
 # llama.cpp CUDA build), BLOOM_GPU_KEEP_CHECKPOINTS=1 (keep the safetensors checkpoints), PEAK_TFLOPS (default 989,
-# H100 SXM dense bf16), PEAK_GBPS (default 3350).
+# H100/H200 SXM dense bf16), PEAK_GBPS (default 4800, H200; 3350 for an H100 SXM), BLOOM_GPU_PROMPTS and
+# BLOOM_GPU_CONTEXTS (prefill lengths and decode contexts of whole models, default 128,512,2048 and 128,2048).
+# A file $work/<label>-<type>.header or $BLOOM_GPU_HEADERS/<label>-<type>.header (f32/f16/bf16, from
+# `gguf-random.py header`) is filled with random weights instead of running init-random and convert.
 # Disk: the defaults end at ~51 GB of GGUF files (bloom-7b1 26 GB, bloom:2 17 GB) and peak ~54 GB while bloom-7b1's
 # checkpoint is converted; the models step checks the free space before each model and says what it needs.
 # Needs: nvidia-smi, nvcc (CUDA 12+/13), cmake, g++, a JDK 23+ ($JAVA_HOME or /usr/lib/jvm), python3 (standard
@@ -44,10 +59,22 @@ types=${BLOOM_GPU_TYPES:-bf16,q8_0,q4_0}
 cut_types=${BLOOM_GPU_CUT_TYPES:-bf16}
 work=${BLOOM_GPU_WORK:-$HOME/.cache/bloom4j/gpu-run}
 peak_tflops=${PEAK_TFLOPS:-989}
-peak_gbps=${PEAK_GBPS:-3350}
+peak_gbps=${PEAK_GBPS:-4800}
+headers=${BLOOM_GPU_HEADERS:-}
 
 log() { echo "gpu-run: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# A failed measurement: said now, the remaining ones still run, and the script exits 1 at the end.
+failures=0
+failed() { log "error: $*"; failures=$((failures + 1)); }
+
+# The result directory, made once per run, into $out (BLOOM_GPU_OUT: add to an earlier run's directory).
+out=""
+out_dir() {
+    export BLOOM_GPU_OUT=${BLOOM_GPU_OUT:-benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M)}
+    out=$BLOOM_GPU_OUT
+    mkdir -p "$out"
+}
 
 if [[ -z ${JAVA_HOME:-} ]]; then
     JAVA_HOME=$(ls -d /usr/lib/jvm/*25* /usr/lib/jvm/*24* /usr/lib/jvm/*23* 2>/dev/null | head -n 1 || true)
@@ -58,8 +85,14 @@ java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 mkdir -p "$work"
 
 cuda_lib=bindings/target/classes/native/linux-x86_64/cuda/libbloom.so
+if [[ -n ${BLOOM_CUDA_LIB:-} ]]; then
+    [[ -f $BLOOM_CUDA_LIB ]] || die "BLOOM_CUDA_LIB=$BLOOM_CUDA_LIB: no such file"
+    cuda_lib=$(readlink -f "$BLOOM_CUDA_LIB")
+    export BLOOM4J_LIBRARY_PATH=$cuda_lib
+fi
 
 build() {
+    [[ -z ${BLOOM_CUDA_LIB:-} ]] || { log "BLOOM_CUDA_LIB is set: nothing to build"; return 0; }
     command -v nvidia-smi >/dev/null || log "warning: no nvidia-smi: building anyway"
     log "building the CUDA library variant and the jars (architectures $archs)"
     ./mvnw -B -q -Pcuda -Dbloom4j.cuda.architectures="${archs//;/,}" ${BLOOM_CUBLAS_ROOT:+-Dbloom4j.cublas.root="$BLOOM_CUBLAS_ROOT"} \
@@ -106,6 +139,21 @@ make_models() {
         IFS=, read -ra ts <<< "$(types_of "$m")"
         for t in "${ts[@]}"; do [[ -f $work/$label-$t.gguf ]] || missing+=("$t"); done
         [[ ${#missing[@]} -eq 0 ]] && continue
+        # A GGUF header of this model and type: random weights drawn straight into the GGUF (seconds, not minutes).
+        local left=() header
+        for t in "${missing[@]}"; do
+            header=$work/$label-$t.header
+            [[ -f $header || -z $headers ]] || header=$headers/$label-$t.header
+            if [[ -f $header ]]; then
+                log "filling $header with random weights"
+                python3 benchmarks/scripts/gguf-random.py fill "$header" "$work/$label-$t.gguf.tmp" >&2
+                mv "$work/$label-$t.gguf.tmp" "$work/$label-$t.gguf"
+            else
+                left+=("$t")
+            fi
+        done
+        [[ ${#left[@]} -eq 0 ]] && continue
+        missing=("${left[@]}")
         # The peak still to write, bytes per parameter: the bf16 checkpoint and bf16 GGUF together (2 + 2, the
         # checkpoint is deleted before quantizing), or the bf16 GGUF and the quantized types (q8_0 1.07, q4_0 0.57,
         # f16 2, others <= 1.07), whichever is larger; what already exists is not counted.
@@ -146,19 +194,17 @@ make_models() {
 # The measurement settings; `check` shrinks them to run the whole measure step on a CPU in a minute or two.
 # Prefill runs in graphs of 512 tokens (llama-bench's micro-batch: the comparison); for bf16 the longest prompt
 # is also measured as one graph (big_batch: the MFU a GPU reaches with larger products), into jmhbig-*.json.
-pp_whole=128,512,2048 contexts=128,2048 pp_cut=512,2048 big_batch=2048 jmh_iters=(-wi 1 -w 3 -i 3 -r 3)
+pp_whole=${BLOOM_GPU_PROMPTS:-128,512,2048} contexts=${BLOOM_GPU_CONTEXTS:-128,2048} pp_cut=512,2048 big_batch=2048 jmh_iters=(-wi 1 -w 3 -i 3 -r 3)
 reference_args=(--reps 20)
 harness_args=(-p 512 -n 128 -r 5) llama_reps=3 downcall_iters=(-wi 2 -w 1 -i 5 -r 1)
-llama_bench=$work/llama-cuda/bin/llama-bench
+llama_bench=${LLAMA_BENCH:-$work/llama-cuda/bin/llama-bench}
 checking=""
 
 measure() {
     if [[ -z $checking ]]; then
         command -v nvidia-smi >/dev/null || die "no nvidia-smi: this step measures a GPU"
     fi
-    # BLOOM_GPU_OUT: add to an earlier run's directory (one model per call where commands are time-limited).
-    local out=${BLOOM_GPU_OUT:-benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M)}
-    mkdir -p "$out"
+    out_dir
     {
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         if [[ -n $checking ]]; then
@@ -193,14 +239,14 @@ measure() {
                 "${java[@]}" -jar benchmarks/target/benchmarks.jar 'InferenceBenchmark.prefill' -p model="$gguf" \
                     -p gpuLayers=-1 -p promptTokens="$pp_cut" "${jmh_iters[@]}" \
                     -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1 \
-                    || die "JMH failed on $m $t: see $out/jmh-$label-$t.log"
+                    || failed "JMH failed on $m $t: see $out/jmh-$label-$t.log"
                 llama "$out" "$label-$t" "$gguf" -p "$pp_cut" -n 0
             else
                 log "JMH: $m $t"
                 "${java[@]}" -jar benchmarks/target/benchmarks.jar InferenceBenchmark -p model="$gguf" -p gpuLayers=-1 \
                     -p promptTokens="$pp_whole" -p context="$contexts" "${jmh_iters[@]}" \
                     -rf json -rff "$out/jmh-$label-$t.json" > "$out/jmh-$label-$t.log" 2>&1 \
-                    || die "JMH failed on $m $t: see $out/jmh-$label-$t.log"
+                    || failed "JMH failed on $m $t: see $out/jmh-$label-$t.log"
                 llama "$out" "$label-$t" "$gguf" -p "$pp_whole" -n 128 -d "0,$contexts"
             fi
             if [[ $t == bf16 || -n $checking ]]; then
@@ -210,7 +256,7 @@ measure() {
                 "${java[@]}" -jar benchmarks/target/benchmarks.jar 'InferenceBenchmark.prefill' -p model="$gguf" \
                     -p gpuLayers=-1 -p promptTokens="$longest" -p batch="$big_batch" "${jmh_iters[@]}" \
                     -rf json -rff "$out/jmhbig-$label-$t.json" > "$out/jmhbig-$label-$t.log" 2>&1 \
-                    || die "JMH failed on $m $t: see $out/jmhbig-$label-$t.log"
+                    || failed "JMH failed on $m $t: see $out/jmhbig-$label-$t.log"
             fi
         done
     done
@@ -225,18 +271,76 @@ measure() {
             lib=$(ls bindings/target/classes/native/linux-x86_64/{native,x86-64-v3,x86-64-v2}/libbloom.so 2>/dev/null | head -n 1 || true)
         fi
         [[ -f $lib ]] || die "no library at ${lib:-bindings/target/classes/native/linux-x86_64/*/libbloom.so}: run the build step"
-        harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib") || die "cannot build the C harness against $lib"
-        BLOOM4J_LIBRARY_PATH=$(readlink -f "$lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
-            dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" "${harness_args[@]}" > "$out/harness-java.json"
-        "$harness" -m "$first" "${harness_args[@]}" > "$out/harness-c.json"
+        if harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib"); then
+            BLOOM4J_LIBRARY_PATH=$(readlink -f "$lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
+                dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" "${harness_args[@]}" > "$out/harness-java.json" \
+                || failed "the Java harness failed on $first"
+            "$harness" -m "$first" "${harness_args[@]}" > "$out/harness-c.json" || failed "the C harness failed on $first"
+        else
+            failed "cannot build the C harness against $lib"
+        fi
         log "FFM downcall cost (DowncallBenchmark)"
         "${java[@]}" -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model="$first" "${downcall_iters[@]}" \
             -rf json -rff "$out/downcall.json" > "$out/downcall.log" 2>&1 \
-            || die "DowncallBenchmark failed: see $out/downcall.log"
+            || failed "DowncallBenchmark failed: see $out/downcall.log"
     fi
     python3 benchmarks/scripts/gpu-summary.py "$out" --peak-tflops "$peak_tflops" --peak-gbps "$peak_gbps" \
         > "$out/summary.md"
     log "wrote $out (add more models to it with BLOOM_GPU_OUT=$out)"
+}
+
+# GPU vs CPU logits, into DIR/logits-*: BloomModelTest's GPU test (tiny f32 model; it fails beyond 2e-3 of the range),
+# then each whole model's bf16 GGUF in $work evaluated on 32 tokens with every layer on the CPU and on the GPU, the
+# largest difference against the logits' range recorded (failing beyond 5 %, or on a non-finite value).
+logits() {
+    local jar=${JUNIT_CONSOLE_JAR:-}
+    out_dir
+    ./bloom devices --json > "$out/devices.json"
+    [[ -n $checking ]] || grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json)"
+    if [[ -z $jar ]]; then
+        jar=$work/junit-platform-console-standalone.jar
+        [[ -f $jar ]] || ./mvnw -B -q dependency:copy -N -DoutputDirectory="$work" -Dmdep.stripVersion=true \
+            -Dartifact=org.junit.platform:junit-platform-console-standalone:"$(./mvnw -B -q -N help:evaluate \
+                -Dexpression=junit.version -DforceStdout)" >&2 || die "cannot fetch the JUnit console launcher"
+    fi
+    [[ -d java-api/target/test-classes ]] || ./mvnw -B -q -pl java-api -am -Dbloom4j.skipNative test-compile >&2
+    log "GPU vs CPU logits: BloomModelTest#onAGpuTheLogitsMatchTheCpuWithinF16Tolerance"
+    if "${java[@]}" -jar "$jar" execute --disable-banner --disable-ansi-colors --details=tree \
+        --class-path cli/target/bloom.jar:java-api/target/test-classes \
+        --select-method 'dev.bloom4j.BloomModelTest#onAGpuTheLogitsMatchTheCpuWithinF16Tolerance' \
+        > "$out/logits-test.log" 2>&1 && grep -q ' 1 tests successful' "$out/logits-test.log"; then
+        log "passed"
+    elif [[ -n $checking ]] && grep -q ' 1 tests aborted' "$out/logits-test.log"; then
+        log "skipped (no GPU), as it should be here"
+    else
+        failed "BloomModelTest's GPU test did not pass: see $out/logits-test.log"
+    fi
+    local ids=3,1,4,1,5,9,2,6,5,3,5,8,9,7,9,3,2,3,8,4,6,2,6,4,3,3,8,3,2,7,9,5 m label gguf
+    IFS=, read -ra ms <<< "$models"
+    for m in "${ms[@]}"; do
+        label=$(label_of "$m")
+        gguf=$work/$label-bf16.gguf
+        [[ $m != *:* && -f $gguf ]] || continue
+        log "GPU vs CPU logits: $m bf16, $(tr -cd , <<< "$ids" | wc -c) + 1 tokens"
+        ./bloom logits --model "$gguf" --ids "$ids" --gpu-layers 0 > "$out/logits-$label-cpu.json" &&
+            ./bloom logits --model "$gguf" --ids "$ids" > "$out/logits-$label-gpu.json" ||
+            { failed "bloom logits failed on $gguf"; continue; }
+        python3 - "$out/logits-$label-cpu.json" "$out/logits-$label-gpu.json" > "$out/logits-$label.json" <<'PY' ||
+import json, math, sys
+cpu, gpu = (json.load(open(p))["logits"] for p in sys.argv[1:3])
+finite = all(math.isfinite(x) for x in cpu + gpu)
+span = max(abs(x) for x in cpu) if finite else float("nan")
+error = max(abs(a - b) for a, b in zip(cpu, gpu)) if finite else float("nan")
+top = lambda v: sorted(range(len(v)), key=v.__getitem__, reverse=True)[:10]
+r = {"tokens": len(json.load(open(sys.argv[1]))["ids"]), "max_abs_error": error, "range": span,
+     "relative_error": error / span if finite else None, "argmax_equal": top(cpu)[0] == top(gpu)[0],
+     "top10_overlap": len(set(top(cpu)) & set(top(gpu))), "finite": finite}
+print(json.dumps(r, indent=2))
+sys.exit(0 if finite and error / span < 0.05 else 1)
+PY
+            failed "$m bf16: the GPU's logits differ from the CPU's: see $out/logits-$label.json"
+        rm -f "$out/logits-$label-cpu.json" "$out/logits-$label-gpu.json"
+    done
 }
 
 # llama-bench on one GGUF file into DIR/llama-bench-NAME.json, with full offload and flash attention.
@@ -254,7 +358,15 @@ case $step in
     build-llama) build_llama ;;
     models) make_models ;;
     measure) measure ;;
-    all) build; build_llama; make_models; measure ;;
+    logits) logits ;;
+    all) build; build_llama; make_models; logits; measure ;;
+    headline)
+        models=${BLOOM_GPU_MODELS:-bloom-7b1} types=${BLOOM_GPU_TYPES:-bf16} pp_whole=${BLOOM_GPU_PROMPTS:-512,2048}
+        build
+        make_models
+        logits
+        measure
+        ;;
     check)
         # The models and measure steps on this CPU with tiny sizes, to find a broken step before GPU time is spent:
         # the default library variant, bloom-560m (whole) and one block of bloom-1b7 (cut), llama-bench from
@@ -270,7 +382,10 @@ case $step in
         harness_args=(-p 16 -n 4 -r 1) llama_reps=1
         mkdir -p "$work"
         make_models
+        logits
         measure
         ;;
-    *) die "usage: gpu-run.sh build|build-llama|models|measure|all|check" ;;
+    *) die "usage: gpu-run.sh build|build-llama|models|measure|logits|all|headline|check" ;;
 esac
+(( failures == 0 )) || die "$failures measurement(s) failed (see above)"
+

@@ -2,7 +2,7 @@
 """Summarises one gpu-run.sh result directory: Markdown on stdout, summary.json (the table's rows) and summary.png
 (bloom4j and llama.cpp tokens/s per test, drawn by barchart.py with the standard library only).
 
-    gpu-summary.py DIR [--peak-tflops 989] [--peak-gbps 3350]
+    gpu-summary.py DIR [--peak-tflops 989] [--peak-gbps 4800]
 
 DIR holds reference.json (DeviceReference), jmh-<model>-<type>.json (JMH InferenceBenchmark, -rf json) and
 llama-bench-<model>-<type>.json (llama-bench -o json). For each model and type: prefill tokens/s and TFLOP/s per
@@ -93,11 +93,29 @@ def java_overhead(d):
     return out
 
 
+def logits_check(d):
+    """The GPU-vs-CPU logits lines (gpu-run.sh logits), if that step ran."""
+    out = []
+    test = os.path.join(d, "logits-test.log")
+    if os.path.exists(test):
+        text = open(test).read()
+        verdict = ("passed" if re.search(r"\b1 tests successful", text) else
+                   "skipped (no GPU)" if re.search(r"\b1 tests aborted", text) else "FAILED")
+        out += ["", f"GPU vs CPU logits: BloomModelTest's GPU test (tiny f32 model, bound 2e-3 of the range): {verdict}."]
+    for path in sorted(glob.glob(os.path.join(d, "logits-*.json"))):
+        r = load(path)
+        model = os.path.basename(path)[len("logits-"):-len(".json")]
+        out.append(f"GPU vs CPU logits, {model} bf16, {r['tokens']} tokens: largest difference {r['max_abs_error']:.3g} "
+                   f"of a range {r['range']:.3g} ({r['relative_error']:.2%}), same argmax: {r['argmax_equal']}, "
+                   f"top-10 overlap {r['top10_overlap']}/10.")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--peak-tflops", type=float, default=989.0)
-    ap.add_argument("--peak-gbps", type=float, default=3350.0)
+    ap.add_argument("--peak-gbps", type=float, default=4800.0)  # H200; an H100 SXM: 3350
     a = ap.parse_args()
 
     ref = load(os.path.join(a.dir, "reference.json"))
@@ -152,6 +170,7 @@ def main():
                 "runs on the last prompt token only and the last block's MLP too (as in llama.cpp, and counted so), "
                 "so its TFLOP/s is that of the 176B layer's matrix products."]
     out += java_overhead(a.dir)
+    out += logits_check(a.dir)
     print("\n".join(out))
 
     chart_title = f"bloom4j vs llama.cpp, tokens/s: {ref['device']['description']}"
