@@ -34,7 +34,8 @@
 #
 # Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_CUDA_LIB (a CUDA libbloom.so built elsewhere:
 # no build step, every Java process loads it through BLOOM4J_LIBRARY_PATH), LLAMA_BENCH (a llama-bench built for
-# CUDA elsewhere; default: build-llama's), JUNIT_CONSOLE_JAR (junit-platform-console-standalone: the logits step runs
+# CUDA elsewhere; default: build-llama's), BLOOM_COMMIT (the commit machine.txt records, where the tree was copied
+# without .git), JUNIT_CONSOLE_JAR (junit-platform-console-standalone: the logits step runs
 # BloomModelTest's GPU test with it instead of Maven), BLOOM_GPU_MODELS (default
 # bloom-560m,bloom-1b7,bloom:2,bloom-7b1, in that order for the disk), BLOOM_GPU_TYPES (default bf16,q8_0,q4_0; f16 runs the same kernels as
 # bf16 on sm_90, add it if wanted), BLOOM_GPU_CUT_TYPES (types of cut shapes, default bf16), BLOOM_CUBLAS_ROOT (a
@@ -213,7 +214,7 @@ measure() {
             echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
         fi
         echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
-        echo "commit: $(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
+        echo "commit: ${BLOOM_COMMIT:-$(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')}"
         echo "command: benchmarks/scripts/gpu-run.sh measure (models $models, types $types, cut types $cut_types, architectures $archs)"
     } >> "$out/machine.txt"
     ./bloom devices --json > "$out/devices.json"
