@@ -16,8 +16,8 @@ log() { echo "build-native-harness: $*" >&2; }
 command -v g++ >/dev/null || { log "error: g++ is required (apt-get install g++)"; exit 1; }
 lib=${1:-${BLOOM4J_LIBRARY_PATH:-}}
 if [[ -z $lib ]]; then
-    # The variant the Java loader picks first when present (-Pnative), then the tested one.
-    for variant in native x86-64-v3 x86-64-v2; do
+    # The variant the Java loader picks: native when present (-Pnative), else the best one this CPU runs.
+    for variant in native "$(cmake -P "$repo/cmake/cpu-variants.cmake")" x86-64-v2; do
         candidate=$repo/bindings/target/classes/native/linux-x86_64/$variant/libbloom.so
         if [[ -f $candidate ]]; then
             lib=$candidate

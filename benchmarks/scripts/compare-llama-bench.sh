@@ -15,15 +15,17 @@
 # Needs (each is checked first; a missing one stops the script with what to do):
 #   - a JDK 23+ ($JAVA_HOME, else the newest under /usr/lib/jvm), and this checkout's Maven build, which the
 #     script runs (./mvnw package of benchmarks and cli, incremental) unless --no-build;
-#   - llama-bench: $LLAMA_BENCH, else built by ci/llama/build.sh from the pinned llama.cpp (cached, a few minutes
-#     the first time);
+#   - llama-bench: $LLAMA_BENCH, else built from the pinned llama.cpp the way its users build it from source: CMake's
+#     defaults (GGML_NATIVE=ON, i.e. -march=native), Release (cached, a few minutes the first time). Where that
+#     build fails a first tiny run (AMX instructions a VM reports but faults on, say), it is built again with the
+#     defaults plus -mno-amx-tile -mno-amx-int8 -mno-amx-bf16, and the table says so;
 #   - the `bloom init-random` and `bloom convert` commands (./bloom);
 #   - g++ for the C harness (benchmarks/scripts/build-native-harness.sh);
 #   - awk, df, nproc, /proc/cpuinfo, /proc/loadavg, /proc/stat, /usr/bin/time.
 #
 # Options:
 #   --models LIST     model shapes (default bloom-560m): bloom-560m, bloom-1b1, bloom-1b7, bloom-3b, bloom-7b1
-#   --types LIST      GGUF weight types (default f16,q8_0,q4_0)
+#   --types LIST      GGUF weight types (default f16,bf16,q8_0,q4_0,q4_k_m)
 #   --threads N       threads for both tools (default: nproc)
 #   --reps N          timed repetitions per test for both tools (default 5, llama-bench's default)
 #   --out PREFIX      result files PREFIX.md and PREFIX.json
@@ -55,7 +57,7 @@ die() { log "error: $*"; exit 1; }
 source "$repo/benchmarks/scripts/bench-common.sh"
 
 models=bloom-560m
-types=f16,q8_0,q4_0
+types=f16,bf16,q8_0,q4_0,q4_k_m
 threads=$(nproc)
 reps=5
 out=""
@@ -102,15 +104,6 @@ done
 bench_check_tools
 bench_find_java
 
-if [[ -z ${LLAMA_BENCH:-} ]]; then
-    [[ -f ci/llama/build.sh ]] || die "needs llama-bench: set LLAMA_BENCH=/path/to/llama-bench, or check out a \
-bloom4j with ci/llama/build.sh (the llama.cpp oracle build)"
-    log "building llama.cpp's tools with ci/llama/build.sh (cached after the first time)"
-    eval "$(bash ci/llama/build.sh)"
-    LLAMA_BENCH=${BLOOM_LLAMA_BIN:?ci/llama/build.sh did not print BLOOM_LLAMA_BIN}/llama-bench
-fi
-[[ -x $LLAMA_BENCH ]] || die "llama-bench not found or not executable: $LLAMA_BENCH"
-
 if [[ $build == 1 ]]; then
     log "building bloom4j (./mvnw package -pl benchmarks,cli -am, tests skipped)"
     ./mvnw -B -q package -pl benchmarks,cli -am -DskipTests >&2 || die "the Maven build failed"
@@ -130,10 +123,47 @@ mkdir -p "$(dirname "$out")"
 # ------------------------------------------------------------------ models
 bench_make_models "$models_dir" "$models" "$types"
 gguf_of() { bench_gguf "$models_dir" "$1" "$2"; }
-
-# ------------------------------------------------------------------ measurement
 raw=$(mktemp -d "${TMPDIR:-/tmp}/compare-llama-bench.XXXXXX")
 trap 'rm -rf "$raw"' EXIT
+
+# ------------------------------------------------------------------ llama.cpp
+# A first tiny run on every model file: a build that cannot run here fails now, not in the middle of the table.
+# On failure smoke_failure says how.
+llama_runs_here() {
+    local m t status
+    for m in "${model_list[@]}"; do
+        for t in "${type_list[@]}"; do
+            status=0
+            "$1" -m "$(gguf_of "$m" "$t")" -p 8 -n 2 -r 1 -t "$threads" > "$raw/smoke.out" 2> "$raw/smoke.err" \
+                || status=$?
+            if (( status != 0 )); then
+                smoke_failure="on $m $t: exit status $status"
+                (( status > 128 )) && smoke_failure+=" (signal $((status - 128)): $(kill -l $((status - 128))))"
+                return 1
+            fi
+        done
+    done
+}
+llama_build="CMake defaults (GGML_NATIVE=ON, -march=native), Release"
+if [[ -n ${LLAMA_BENCH:-} ]]; then
+    llama_build="given as LLAMA_BENCH=$LLAMA_BENCH"
+    [[ -x $LLAMA_BENCH ]] || die "llama-bench not found or not executable: $LLAMA_BENCH"
+else
+    bin=$(bench_build_llama_defaults llama-bench) || exit 1
+    LLAMA_BENCH=$bin/llama-bench
+    if ! llama_runs_here "$LLAMA_BENCH"; then
+        log "llama.cpp built with its defaults fails on this machine, $smoke_failure"
+        log "building it again with the defaults plus -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+        bin=$(BENCH_LLAMA_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" BENCH_LLAMA_TAG=noamx \
+            bench_build_llama_defaults llama-bench) || exit 1
+        LLAMA_BENCH=$bin/llama-bench
+        llama_build="CMake defaults (GGML_NATIVE=ON, -march=native), Release, plus -mno-amx-tile -mno-amx-int8 \
+-mno-amx-bf16: the default build failed here in a first tiny run, $smoke_failure"
+    fi
+fi
+llama_runs_here "$LLAMA_BENCH" || die "llama-bench fails on this machine, $smoke_failure"
+
+# ------------------------------------------------------------------ measurement
 load1() { bench_load1; }
 measure() { bench_measure "$@"; }
 
@@ -163,18 +193,16 @@ commit=$(bench_commit)
 flags=$(bench_cpu_flags)
 first_bloom_json=$(awk -F '\t' 'NR == 1 { print $10 }' "$runs")
 bloom_variant=$(sed -n 's/.*"library_variant" *: *"\([^"]*\)".*/\1/p' "$first_bloom_json" | head -n 1)
-llama_variant=$(echo "$LLAMA_BENCH" | sed -n 's|.*/llama-build-[0-9a-f]*-\([^/]*\)/.*|\1|p')
-llama_variant=${llama_variant:-unknown (LLAMA_BENCH=$LLAMA_BENCH)}
 # The pin (cmake/fetch-llama.cpp.cmake, formerly cmake/ggml.cmake) and what llama-bench itself says it was built from.
 llama_commit=$(bench_llama_commit)
 first_llama_json=$(awk -F '\t' 'NR == 1 { print $9 }' "$runs")
-llama_build=$(sed -n 's/.*"build_commit": *"\([^"]*\)".*/\1/p' "$first_llama_json" | head -n 1)
+llama_reported=$(sed -n 's/.*"build_commit": *"\([^"]*\)".*/\1/p' "$first_llama_json" | head -n 1)
 "$java" -cp "$bench_jar" dev.bloom4j.benchmarks.LlamaBenchReport --runs "$runs" \
     --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --meta "machine=$cpu, $(nproc) cores, $(bench_memory), $(uname -sr); \
-CPU flags include: $flags; bloom4j's library variant: $bloom_variant; llama.cpp's build: $llama_variant" \
+CPU flags include: $flags; bloom4j's library variant (Java and C): $bloom_variant; llama.cpp's build: $llama_build" \
     --meta "bloom4j commit=$commit" \
-    --meta "llama.cpp commit=${llama_commit:-unknown} (llama-bench reports build ${llama_build:-unknown}; built by ci/llama/build.sh: $LLAMA_BENCH)" \
+    --meta "llama.cpp commit=${llama_commit:-unknown} (llama-bench reports build ${llama_reported:-unknown}: $LLAMA_BENCH)" \
     --meta "java=$("$java" -version 2>&1 | head -n 1)" \
     --meta "threads=$threads, repetitions=$reps, quiet=$quiet cores, max others=$max_others cores, attempts=$attempts" \
     --meta "models=random weights in real BLOOM shapes (bloom init-random), converted with bloom convert" \

@@ -268,8 +268,9 @@ measure() {
         # The C harness is rebuilt against the library the Java side loads (seconds): a harness left from another
         # run may be linked to another variant.
         local lib=$cuda_lib harness
-        if [[ -n $checking ]]; then
-            lib=$(ls bindings/target/classes/native/linux-x86_64/{native,x86-64-v3,x86-64-v2}/libbloom.so 2>/dev/null | head -n 1 || true)
+        if [[ -n $checking && -z ${BLOOM_CUDA_LIB:-} ]]; then
+            lib=$(ls bindings/target/classes/native/linux-x86_64/{native,"$(cmake -P cmake/cpu-variants.cmake)",x86-64-v2}/libbloom.so \
+                2>/dev/null | head -n 1 || true)
         fi
         [[ -f $lib ]] || die "no library at ${lib:-bindings/target/classes/native/linux-x86_64/*/libbloom.so}: run the build step"
         if harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib"); then

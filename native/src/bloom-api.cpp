@@ -116,7 +116,9 @@ std::string build_version_string() {
     const std::pair<const char *, int> features[] = {
         {"sse3", ggml_cpu_has_sse3()}, {"ssse3", ggml_cpu_has_ssse3()}, {"avx", ggml_cpu_has_avx()},
         {"avx2", ggml_cpu_has_avx2()}, {"f16c", ggml_cpu_has_f16c()}, {"fma", ggml_cpu_has_fma()},
-        {"avx512", ggml_cpu_has_avx512()},
+        {"avx512", ggml_cpu_has_avx512()}, {"avx512_vbmi", ggml_cpu_has_avx512_vbmi()},
+        {"avx512_vnni", ggml_cpu_has_avx512_vnni()}, {"avx512_bf16", ggml_cpu_has_avx512_bf16()},
+        {"amx_int8", ggml_cpu_has_amx_int8()},
     };
     for (const auto & [name, on] : features) {
         if (on) {

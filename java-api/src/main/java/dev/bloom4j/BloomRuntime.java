@@ -45,7 +45,10 @@ public final class BloomRuntime {
         return loaded().origin();
     }
 
-    /** The CPU variant of the jar's library ({@code x86-64-v3}, {@code x86-64-v2}); empty for a library given by path. */
+    /**
+     * The variant of the jar's library that this machine loaded ({@code x86-64-v4-vnni-bf16}, {@code x86-64-v4},
+     * {@code x86-64-v3}, {@code x86-64-v2}, {@code cuda}, {@code native}); empty for a library given by path.
+     */
     public static Optional<String> libraryVariant() {
         return loaded().variant();
     }

@@ -31,7 +31,13 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
     /** The name of the variant with the CUDA backend. */
     static final String CUDA = "cuda";
 
-    private static final Set<String> X86_64_V3 = Set.of("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2");
+    // The /proc/cpuinfo flags of each x86-64 level, as cmake/cpu-variants.cmake compiles them (CpuVariantTest
+    // compares the two).
+    private static final Set<String> X86_64_V2 = Set.of("sse4_2");
+    private static final Set<String> X86_64_V3 = union(X86_64_V2, "avx", "avx2", "fma", "f16c", "bmi2");
+    private static final Set<String> X86_64_V4 = union(X86_64_V3, "avx512f", "avx512cd", "avx512vl", "avx512dq",
+            "avx512bw");
+    private static final Set<String> X86_64_V4_VNNI_BF16 = union(X86_64_V4, "avx512_vnni", "avx512_bf16");
 
     CpuVariant {
         Objects.requireNonNull(name, "name");
@@ -62,8 +68,16 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
                             "-Pcuda"),
                     // Only in jars built with -Pnative, on and for the machine that runs them.
                     new CpuVariant("native", Set.of(), "-march=native, from a local -Pnative build", "-Pnative"),
+                    new CpuVariant("x86-64-v4-vnni-bf16", X86_64_V4_VNNI_BF16, "AVX-512 + VNNI + BF16"),
+                    new CpuVariant("x86-64-v4", X86_64_V4, "AVX-512 F/CD/VL/DQ/BW"),
                     new CpuVariant("x86-64-v3", X86_64_V3, "AVX2 + FMA + F16C"),
-                    new CpuVariant("x86-64-v2", Set.of("sse4_2"), "SSE4.2, no AVX")));
+                    new CpuVariant("x86-64-v2", X86_64_V2, "SSE4.2, no AVX")));
+
+    private static Set<String> union(Set<String> base, String... more) {
+        Set<String> all = new TreeSet<>(base);
+        all.addAll(Arrays.asList(more));
+        return Set.copyOf(all);
+    }
 
     /** The flags of {@code cpuFlags} this variant needs but does not find, sorted; empty if it can run. */
     Set<String> missingFlags(Set<String> cpuFlags) {

@@ -19,7 +19,8 @@ import java.util.Set;
  *   <li>the system property {@code bloom4j.library.path}: a libbloom.so, or a directory holding one;</li>
  *   <li>the environment variable {@code BLOOM4J_LIBRARY_PATH}, the same;</li>
  *   <li>the jar, {@code native/<os>-<arch>/<variant>/libbloom.so}, the best variant this CPU can run according to
- *       /proc/cpuinfo ({@code x86-64-v3} needs AVX2, FMA, F16C and BMI2; {@code x86-64-v2} is the fallback; a
+ *       /proc/cpuinfo ({@code x86-64-v4-vnni-bf16} needs AVX-512 F/CD/VL/DQ/BW, VNNI and BF16; {@code x86-64-v4}
+ *       the five AVX-512 sets; {@code x86-64-v3} AVX2, FMA, F16C and BMI2; {@code x86-64-v2} is the fallback; a
  *       {@code native} build from {@code -Pnative} comes first when present). A {@code cuda} build (x86-64-v3 with
  *       ggml's CUDA backend, from {@code -Pcuda}) comes before all of them; where the dynamic loader refuses it
  *       (no libcudart.so.13 or libcublas.so.13 on the library path), one warning says why and the CPU variant is
@@ -47,8 +48,8 @@ public final class NativeLibrary {
     /** Environment variable naming a libbloom.so (or its directory), used when the property is not set. */
     public static final String PATH_VARIABLE = LibraryResolver.PATH_VARIABLE;
     /**
-     * System property naming the one jar variant to load ({@code cuda}, {@code native}, {@code x86-64-v3},
-     * {@code x86-64-v2}), or {@code cpu} for the best CPU variant, never the CUDA one.
+     * System property naming the one jar variant to load ({@code cuda}, {@code native}, {@code x86-64-v4-vnni-bf16},
+     * {@code x86-64-v4}, {@code x86-64-v3}, {@code x86-64-v2}), or {@code cpu} for the best CPU variant, never the CUDA one.
      */
     public static final String VARIANT_PROPERTY = LibraryResolver.VARIANT_PROPERTY;
     /** Environment variable with the values of {@link #VARIANT_PROPERTY}, used when the property is not set. */

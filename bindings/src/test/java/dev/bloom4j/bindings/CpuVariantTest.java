@@ -2,9 +2,19 @@ package dev.bloom4j.bindings;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,6 +45,20 @@ class CpuVariantTest {
     // Ivy Bridge: AVX and F16C but no AVX2, FMA or BMI2.
     private static final String IVY_BRIDGE_FLAGS = "flags : sse2 ssse3 sse4_1 sse4_2 popcnt avx f16c";
 
+    // AVX-512 machines, abridged from real /proc/cpuinfo flags lines. Sapphire Rapids and Zen 4 have everything the
+    // best variant needs; Cascade Lake has AVX-512 and VNNI but no BF16; Skylake-SP has AVX-512 but no VNNI; Knights
+    // Landing (Xeon Phi) has AVX-512F and CD but not VL, DQ or BW, which x86-64-v4 needs.
+    private static final String V3 = "sse2 ssse3 sse4_1 sse4_2 popcnt avx f16c fma avx2 bmi1 bmi2 ";
+    private static final String SAPPHIRE_RAPIDS = "flags : " + V3 + "avx512f avx512dq avx512ifma avx512cd avx512bw "
+            + "avx512vl avx_vnni avx512_bf16 avx512vbmi avx512_vbmi2 avx512_vnni avx512_bitalg avx512_vpopcntdq "
+            + "amx_bf16 avx512_fp16 amx_tile amx_int8";
+    private static final String ZEN4 = "flags : " + V3 + "avx512f avx512dq avx512ifma avx512cd avx512bw avx512vl "
+            + "avx512_bf16 avx512vbmi avx512_vbmi2 avx512_vnni avx512_bitalg avx512_vpopcntdq";
+    private static final String CASCADE_LAKE = "flags : " + V3 + "avx512f avx512dq avx512cd avx512bw avx512vl "
+            + "avx512_vnni";
+    private static final String SKYLAKE_SP = "flags : " + V3 + "avx512f avx512dq avx512cd avx512bw avx512vl";
+    private static final String KNIGHTS_LANDING = "flags : " + V3 + "avx512f avx512pf avx512er avx512cd";
+
     private static List<String> names(List<CpuVariant> variants) {
         return variants.stream().map(CpuVariant::name).toList();
     }
@@ -64,6 +88,64 @@ class CpuVariantTest {
     void avx2MachinePrefersCudaThenV3ThenV2() {
         assertEquals(List.of("cuda", "native", "x86-64-v3", "x86-64-v2"),
                 names(CpuVariant.runnable("linux-x86_64", CpuVariant.parseCpuInfoFlags(HASWELL))));
+    }
+
+    @Test
+    void avx512MachinesGetTheBestVariantWhoseEveryFlagTheyHave() {
+        List<String> v4Down = List.of("x86-64-v4", "x86-64-v3", "x86-64-v2");
+        List<String> all = new ArrayList<>(List.of("cuda", "native", "x86-64-v4-vnni-bf16"));
+        all.addAll(v4Down);
+        for (String cpu : List.of(SAPPHIRE_RAPIDS, ZEN4)) {
+            assertEquals(all, names(CpuVariant.runnable("linux-x86_64", CpuVariant.parseCpuInfoFlags(cpu))), cpu);
+        }
+        List<String> withoutBf16 = new ArrayList<>(List.of("cuda", "native"));
+        withoutBf16.addAll(v4Down);
+        Set<String> cascade = CpuVariant.parseCpuInfoFlags(CASCADE_LAKE).orElseThrow();
+        assertEquals(withoutBf16, names(CpuVariant.runnable("linux-x86_64", Optional.of(cascade))));
+        assertEquals(Set.of("avx512_bf16"), variant("x86-64-v4-vnni-bf16").missingFlags(cascade));
+        Set<String> skylake = CpuVariant.parseCpuInfoFlags(SKYLAKE_SP).orElseThrow();
+        assertEquals(withoutBf16, names(CpuVariant.runnable("linux-x86_64", Optional.of(skylake))),
+                "AVX-512F without VNNI: x86-64-v4, never the VNNI build");
+        assertEquals(Set.of("avx512_bf16", "avx512_vnni"), variant("x86-64-v4-vnni-bf16").missingFlags(skylake));
+        Set<String> knl = CpuVariant.parseCpuInfoFlags(KNIGHTS_LANDING).orElseThrow();
+        assertEquals(List.of("cuda", "native", "x86-64-v3", "x86-64-v2"),
+                names(CpuVariant.runnable("linux-x86_64", Optional.of(knl))), "AVX-512F alone is not x86-64-v4");
+        assertEquals(Set.of("avx512bw", "avx512dq", "avx512vl"), variant("x86-64-v4").missingFlags(knl));
+    }
+
+    @Test
+    void theFlagsAreTheOnesCmakeCompilesEachVariantFor() throws IOException {
+        // cmake/cpu-variants.cmake: set(BLOOM_X86_VARIANTS ...) and set(BLOOM_CPU_FLAGS_<variant> ${...} flag ...).
+        String cmake = Files.readString(Path.of("..", "cmake", "cpu-variants.cmake"));
+        Map<String, List<String>> sets = new HashMap<>();
+        Matcher m = Pattern.compile("(?m)^set\\((BLOOM_X86_VARIANTS|BLOOM_CPU_FLAGS_[\\w.-]+)\\s+([^)#]*)\\)")
+                .matcher(cmake);
+        while (m.find()) {
+            sets.put(m.group(1), Arrays.asList(m.group(2).strip().split("\\s+")));
+        }
+        List<String> cmakeOrder = sets.get("BLOOM_X86_VARIANTS");
+        assertEquals(List.of("x86-64-v4-vnni-bf16", "x86-64-v4", "x86-64-v3", "x86-64-v2"), cmakeOrder);
+        List<String> javaOrder = names(CpuVariant.BY_PLATFORM.get("linux-x86_64")).stream()
+                .filter(cmakeOrder::contains).toList();
+        assertEquals(cmakeOrder, javaOrder, "the loader tries the variants in CMake's order");
+        for (String v : cmakeOrder) {
+            assertEquals(expand(sets, "BLOOM_CPU_FLAGS_" + v), variant(v).requiredFlags(), v);
+        }
+        assertEquals(variant("x86-64-v3").requiredFlags(), variant("cuda").requiredFlags(),
+                "the CUDA build's CPU code is x86-64-v3");
+    }
+
+    /** A CMake list with its ${...} references replaced by their values. */
+    private static Set<String> expand(Map<String, List<String>> sets, String name) {
+        Set<String> out = new LinkedHashSet<>();
+        for (String item : sets.get(name)) {
+            if (item.startsWith("${") && item.endsWith("}")) {
+                out.addAll(expand(sets, item.substring(2, item.length() - 1)));
+            } else {
+                out.add(item);
+            }
+        }
+        return out;
     }
 
     @Test

@@ -75,6 +75,8 @@ class LibraryResolverTest {
                 "jar resource native/linux-x86_64/cuda/libbloom.so: not in the jar (only a build with -Pcuda has it)",
                 "jar resource native/linux-x86_64/native/libbloom.so: not in the jar (only a build with -Pnative has"
                         + " it)",
+                "jar resource native/linux-x86_64/x86-64-v4-vnni-bf16/libbloom.so: not in the jar",
+                "jar resource native/linux-x86_64/x86-64-v4/libbloom.so: not in the jar",
                 "jar resource native/linux-x86_64/x86-64-v3/libbloom.so: not in the jar",
                 "jar resource native/linux-x86_64/x86-64-v2/libbloom.so: not in the jar"), e.attempts());
         for (int i = 0; i < e.attempts().size(); i++) {
@@ -115,7 +117,23 @@ class LibraryResolverTest {
                 inputs(null, null, "linux-x86_64", Optional.of(Set.of("sse4_2", "avx", "f16c")),
                         jarWith(Map.of("native/linux-x86_64/x86-64-v3/libbloom.so", fake)))));
         assertEquals("jar resource native/linux-x86_64/x86-64-v3/libbloom.so: skipped, this CPU lacks avx2, bmi2, "
-                + "fma (AVX2 + FMA + F16C)", e.attempts().get(4));
+                + "fma (AVX2 + FMA + F16C)", e.attempts().get(6));
+    }
+
+    @Test
+    void avx512WithoutVnniSkipsTheVnniBuildAndTriesX8664V4() throws IOException {
+        // Skylake-SP: AVX-512 F/CD/VL/DQ/BW, no VNNI or BF16. Loading the VNNI build there would end in SIGILL.
+        Path fake = Files.writeString(temp.resolve("fake.so"), "not a library");
+        Set<String> skylake = new java.util.HashSet<>(AVX2_CPU);
+        skylake.addAll(Set.of("avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"));
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                inputs(null, null, "linux-x86_64", Optional.of(skylake), jarWith(Map.of(
+                        "native/linux-x86_64/x86-64-v4-vnni-bf16/libbloom.so", fake,
+                        "native/linux-x86_64/x86-64-v4/libbloom.so", fake)))));
+        assertEquals("jar resource native/linux-x86_64/x86-64-v4-vnni-bf16/libbloom.so: skipped, this CPU lacks "
+                + "avx512_bf16, avx512_vnni (AVX-512 + VNNI + BF16)", e.attempts().get(4));
+        assertTrue(e.attempts().get(5).startsWith("jar resource native/linux-x86_64/x86-64-v4/libbloom.so (extracted "
+                + "to ") && e.attempts().get(5).contains("the dynamic loader refused it"), e.attempts()::toString);
     }
 
     @Test
@@ -124,7 +142,7 @@ class LibraryResolverTest {
         NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
                 inputs(null, null, "linux-x86_64", Optional.of(AVX2_CPU),
                         jarWith(Map.of("native/linux-x86_64/x86-64-v2/libbloom.so", fake)))));
-        String attempt = e.attempts().get(5);
+        String attempt = e.attempts().get(7);
         assertTrue(attempt.startsWith("jar resource native/linux-x86_64/x86-64-v2/libbloom.so (extracted to "
                 + temp.resolve("cache").resolve("lib")), attempt);
         assertTrue(attempt.contains("the dynamic loader refused it"), attempt);
@@ -139,16 +157,16 @@ class LibraryResolverTest {
                         "native/linux-x86_64/x86-64-v3/libbloom.so", fake,
                         "native/linux-x86_64/x86-64-v2/libbloom.so", fake)))));
         List<String> jar = e.attempts().subList(2, e.attempts().size());
-        assertEquals(4, jar.size(), jar::toString);
+        assertEquals(6, jar.size(), jar::toString);
         assertTrue(jar.get(0).startsWith("jar resource native/linux-x86_64/cuda/libbloom.so (extracted to "),
                 jar::toString);
         assertTrue(jar.get(1).startsWith("jar resource native/linux-x86_64/native/libbloom.so: not in the jar"),
                 jar::toString);
-        assertTrue(jar.get(2).startsWith("jar resource native/linux-x86_64/x86-64-v3/libbloom.so (extracted to "),
+        assertTrue(jar.get(4).startsWith("jar resource native/linux-x86_64/x86-64-v3/libbloom.so (extracted to "),
                 jar::toString);
-        assertTrue(jar.get(3).startsWith("jar resource native/linux-x86_64/x86-64-v2/libbloom.so (extracted to "),
+        assertTrue(jar.get(5).startsWith("jar resource native/linux-x86_64/x86-64-v2/libbloom.so (extracted to "),
                 jar::toString);
-        for (int i : new int[] {0, 2, 3}) {
+        for (int i : new int[] {0, 4, 5}) {
             assertTrue(jar.get(i).contains(": the dynamic loader refused it: "), jar.get(i));
         }
     }
@@ -176,6 +194,8 @@ class LibraryResolverTest {
                 "jar resource native/linux-x86_64/cuda/libbloom.so: skipped, bloom4j.library.variant=cpu",
                 "jar resource native/linux-x86_64/native/libbloom.so: not in the jar (only a build with -Pnative has"
                         + " it)",
+                "jar resource native/linux-x86_64/x86-64-v4-vnni-bf16/libbloom.so: not in the jar",
+                "jar resource native/linux-x86_64/x86-64-v4/libbloom.so: not in the jar",
                 "jar resource native/linux-x86_64/x86-64-v3/libbloom.so: not in the jar",
                 "jar resource native/linux-x86_64/x86-64-v2/libbloom.so: not in the jar"), e.attempts());
     }
@@ -190,6 +210,9 @@ class LibraryResolverTest {
         assertEquals(List.of(
                 "jar resource native/linux-x86_64/cuda/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
                 "jar resource native/linux-x86_64/native/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
+                "jar resource native/linux-x86_64/x86-64-v4-vnni-bf16/libbloom.so: skipped, "
+                        + "BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
+                "jar resource native/linux-x86_64/x86-64-v4/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
                 "jar resource native/linux-x86_64/x86-64-v3/libbloom.so: skipped, BLOOM4J_LIBRARY_VARIANT=x86-64-v2",
                 "jar resource native/linux-x86_64/x86-64-v2/libbloom.so: not in the jar"),
                 e.attempts().subList(2, e.attempts().size()));
@@ -201,15 +224,15 @@ class LibraryResolverTest {
         assertTrue(tried.get(0).contains("cuda/libbloom.so (extracted to ")
                 && tried.get(0).contains("the dynamic loader refused it"), tried::toString);
         assertEquals("jar resource native/linux-x86_64/x86-64-v3/libbloom.so: skipped, bloom4j.library.variant=cuda",
-                tried.get(2));
+                tried.get(4));
     }
 
     @Test
     void unknownVariantChoiceNamesTheValidOnes() {
         NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
                 variantInputs(null, null, "gpu", null, "linux-x86_64", Optional.of(AVX2_CPU), jarWith(Map.of()), 1)));
-        assertEquals("bloom4j.library.variant=gpu: no such variant for linux-x86_64; one of cuda, native, x86-64-v3,"
-                + " x86-64-v2, or cpu for any but cuda", e.attempts().get(2));
+        assertEquals("bloom4j.library.variant=gpu: no such variant for linux-x86_64; one of cuda, native, "
+                + "x86-64-v4-vnni-bf16, x86-64-v4, x86-64-v3, x86-64-v2, or cpu for any but cuda", e.attempts().get(2));
         assertEquals(3, e.attempts().size());
     }
 
