@@ -193,6 +193,17 @@ commit=$(bench_commit)
 flags=$(bench_cpu_flags)
 first_bloom_json=$(awk -F '\t' 'NR == 1 { print $10 }' "$runs")
 bloom_variant=$(sed -n 's/.*"library_variant" *: *"\([^"]*\)".*/\1/p' "$first_bloom_json" | head -n 1)
+# What each harness says it loaded (bloom_version_string: "... cpu <variant>: <instruction sets>)"): the Java/C
+# column means something only when the two are the same library.
+cpu_of() { sed -n 's/.*"bloom4j_version" *: *"[^"]*, cpu \([^)"]*\))".*/\1/p' "$1" | head -n 1; }
+java_cpu=$(cpu_of "$first_bloom_json")
+c_cpu=$(cpu_of "$(awk -F '\t' 'NR == 1 { print $11 }' "$runs")")
+if [[ $java_cpu == "$c_cpu" ]]; then
+    bloom_library="$bloom_variant ($java_cpu), the same in the Java and the C harness"
+else
+    log "warning: the Java and the C harness loaded different libraries: '$java_cpu' and '$c_cpu'"
+    bloom_library="Java: $bloom_variant ($java_cpu); C: $c_cpu (DIFFERENT libraries: the Java / C column compares them)"
+fi
 # The pin (cmake/fetch-llama.cpp.cmake, formerly cmake/ggml.cmake) and what llama-bench itself says it was built from.
 llama_commit=$(bench_llama_commit)
 first_llama_json=$(awk -F '\t' 'NR == 1 { print $9 }' "$runs")
@@ -200,7 +211,7 @@ llama_reported=$(sed -n 's/.*"build_commit": *"\([^"]*\)".*/\1/p' "$first_llama_
 "$java" -cp "$bench_jar" dev.bloom4j.benchmarks.LlamaBenchReport --runs "$runs" \
     --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --meta "machine=$cpu, $(nproc) cores, $(bench_memory), $(uname -sr); \
-CPU flags include: $flags; bloom4j's library variant (Java and C): $bloom_variant; llama.cpp's build: $llama_build" \
+CPU flags include: $flags; bloom4j's library: $bloom_library; llama.cpp's build: $llama_build" \
     --meta "bloom4j commit=$commit" \
     --meta "llama.cpp commit=${llama_commit:-unknown} (llama-bench reports build ${llama_reported:-unknown}: $LLAMA_BENCH)" \
     --meta "java=$("$java" -version 2>&1 | head -n 1)" \
