@@ -6,8 +6,7 @@
 # BLOOM_CUDA=ON adds ggml's CUDA backend, configured in cmake/cuda.cmake.
 include("${CMAKE_CURRENT_LIST_DIR}/fetch-llama.cpp.cmake")  # the pin and bloom_fetch_pinned_llama_cpp()
 include("${CMAKE_CURRENT_LIST_DIR}/cuda.cmake")             # BLOOM_CUDA_ARCHITECTURES, BLOOM_CUBLAS_ROOT
-
-include("${CMAKE_CURRENT_LIST_DIR}/cpu-variants.cmake")        # BLOOM_X86_VARIANTS, bloom_best_x86_variant()
+include("${CMAKE_CURRENT_LIST_DIR}/cpu-variants.cmake")     # BLOOM_X86_VARIANTS, bloom_best_x86_variant()
 
 set(GGML_SOURCE_DIR "" CACHE PATH "ggml source tree to build instead of the pinned one")
 option(BLOOM_USE_SYSTEM_GGML "Use an installed ggml (find_package) instead of building the pinned one" OFF)
