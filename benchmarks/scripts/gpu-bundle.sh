@@ -19,7 +19,8 @@
 # while it is made, then only the header is kept).
 # Environment: BLOOM_GPU_MODELS (default bloom-7b1: the models whose headers go in), LLAMA_BENCH_CUDA (a llama-bench
 # built for CUDA, linked statically, to carry too; mind the size).
-# run needs: bash, tar, xz, python3 with PyTorch or NumPy, nvidia-smi; it finds libcudart/libcublas on the machine.
+# run needs: bash, tar, xz, g++ (the C harness of the Java-vs-C figures), python3 with PyTorch or NumPy, nvidia-smi;
+# it finds libcudart/libcublas on the machine.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -30,8 +31,13 @@ die() { log "error: $*"; exit 1; }
 pack() {
     local dir=${1:-.gpu} build=${BLOOM_CUDA_BUILD_DIR:-/tmp/bloom4j-cuda-build} models=${BLOOM_GPU_MODELS:-bloom-7b1}
     local cache=${BLOOM_GPU_HEADER_CACHE:-$HOME/.cache/bloom4j/gpu-headers} jdk=${JAVA_HOME:-} m
-    [[ -n $jdk && -x $jdk/bin/jlink ]] || jdk=$(ls -d /usr/lib/jvm/*25* /usr/lib/jvm/*24* /usr/lib/jvm/*23* 2>/dev/null | head -n 1)
-    [[ -x $jdk/bin/jlink ]] || die "no JDK 23+ with jlink: set JAVA_HOME"
+    if [[ -z $jdk || ! -x $jdk/bin/jlink ]]; then
+        jdk=""
+        for candidate in /usr/lib/jvm/*25* /usr/lib/jvm/*24* /usr/lib/jvm/*23*; do
+            [[ -x $candidate/bin/jlink ]] && { jdk=$candidate; break; }
+        done
+    fi
+    [[ -n $jdk ]] || die "no JDK 23+ with jlink: set JAVA_HOME"
     [[ -f $build/native/libbloom.so ]] || die "no CUDA library at $build/native/libbloom.so: run ci/build-cuda.sh"
     for f in cli/target/bloom.jar benchmarks/target/benchmarks.jar java-api/target/test-classes; do
         [[ -e $f ]] || die "no $f: run ./mvnw -DskipTests package"
@@ -81,6 +87,7 @@ PY
     [[ -f $dir/junit-console.jar ]] || mv "$dir"/junit-platform-console-standalone*.jar "$dir/junit-console.jar"
     IFS=, read -ra ms <<< "$models"
     for m in "${ms[@]}"; do
+        [[ $m != *:* ]] || die "BLOOM_GPU_MODELS: $m is a cut shape; pack takes whole models only"
         local header=$cache/$m-bf16.header
         if [[ ! -f $header ]]; then
             log "$m: writing a random bf16 checkpoint and GGUF once, for its header"
@@ -115,7 +122,8 @@ run() {
     # libcudart and libcublas wherever this machine has them (the toolkit, a pip wheel).
     local libs
     libs=$(for n in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
-        find / -xdev -name "$n" -not -path '/proc/*' 2>/dev/null | head -n 1; done | xargs -r -n 1 dirname | sort -u | paste -sd: -)
+        find / -name "$n" -not -path '/proc/*' 2>/dev/null | head -n 1 || true; done |
+        xargs -r -n 1 dirname | sort -u | paste -sd: -)
     export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     log "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
     ldd "$g/libbloom.so" | grep -E 'cudart|cublas' >&2 || true

@@ -6,10 +6,10 @@
 #   benchmarks/scripts/gpu-run.sh build-llama  # llama.cpp's llama-bench for CUDA, from the pinned tree
 #   benchmarks/scripts/gpu-run.sh models       # random-weight checkpoints -> GGUF per type (checkpoints then removed)
 #   benchmarks/scripts/gpu-run.sh measure      # reference GEMM/copy, JMH, llama-bench, Java vs C, FFM downcall
-#   benchmarks/scripts/gpu-run.sh logits       # GPU vs CPU logits: BloomModelTest's GPU test, and each bf16 model's
-#   benchmarks/scripts/gpu-run.sh all          # build, build-llama, models, measure in order
-#   benchmarks/scripts/gpu-run.sh headline     # logits, models, measure for bloom-7b1 bf16 only (prefill 512 and
-#                                              # 2048, decode at 128 and 2048): the figures that fit a short lease
+#   benchmarks/scripts/gpu-run.sh logits       # GPU vs CPU logits: BloomModelTest's GPU test, and each bf16 model
+#   benchmarks/scripts/gpu-run.sh all          # build, build-llama, models, logits, measure in order
+#   benchmarks/scripts/gpu-run.sh headline     # build, models, logits, measure for bloom-7b1 bf16 only (prefill 512
+#                                              # and 2048, decode at 128 and 2048): the figures that fit a short lease
 #   benchmarks/scripts/gpu-run.sh check        # models + measure on this CPU with tiny sizes: tests the script
 #
 # On a machine whose time is counted (a lent GPU machine), build everything elsewhere and bring it: the CUDA
@@ -29,8 +29,9 @@
 # GB/s), llama-bench-<model>-<type>.json, harness-java.json / harness-c.json (pp512/tg128 of the first model and type
 # through the Java API and through the C harness, same library, same run), downcall.json (DowncallBenchmark: one
 # session call with its FFM downcall), machine.txt (nvidia-smi's GPU name, driver, memory; CPU; date; commit; the
-# command), summary.md, summary.json and summary.png (MFU against the datasheet peak and the same-run GEMM, MBU
-# against 3.35 TB/s and the same-run copy, bloom4j / llama.cpp and Java / C ratios).
+# command), logits-test.log and logits-<model>.json (the logits step), summary.md, summary.json and summary.png (MFU
+# against the datasheet peak and the same-run GEMM, MBU against PEAK_GBPS and the same-run copy, bloom4j / llama.cpp
+# and Java / C ratios, the logits checks).
 #
 # Environment: BLOOM_CUDA_ARCHITECTURES (default 90: H100/H200), BLOOM_CUDA_LIB (a CUDA libbloom.so built elsewhere:
 # no build step, every Java process loads it through BLOOM4J_LIBRARY_PATH), LLAMA_BENCH (a llama-bench built for
@@ -326,15 +327,20 @@ logits() {
         gguf=$work/$label-bf16.gguf
         [[ $m != *:* && -f $gguf ]] || continue
         log "GPU vs CPU logits: $m bf16, $(tr -cd , <<< "$ids" | wc -c) + 1 tokens"
-        ./bloom logits --model "$gguf" --ids "$ids" --gpu-layers 0 > "$out/logits-$label-cpu.json" &&
-            ./bloom logits --model "$gguf" --ids "$ids" > "$out/logits-$label-gpu.json" ||
-            { failed "bloom logits failed on $gguf"; continue; }
-        python3 - "$out/logits-$label-cpu.json" "$out/logits-$label-gpu.json" > "$out/logits-$label.json" <<'PY' ||
+        local cpu_json=$out/raw-logits-$label-cpu.tmp gpu_json=$out/raw-logits-$label-gpu.tmp
+        if ! { ./bloom logits --model "$gguf" --ids "$ids" --gpu-layers 0 > "$cpu_json" &&
+               ./bloom logits --model "$gguf" --ids "$ids" > "$gpu_json"; }; then
+            failed "bloom logits failed on $gguf"
+            rm -f "$cpu_json" "$gpu_json"
+            continue
+        fi
+        python3 - "$cpu_json" "$gpu_json" > "$out/logits-$label.json" <<'PY' ||
 import json, math, sys
 cpu, gpu = (json.load(open(p))["logits"] for p in sys.argv[1:3])
 finite = all(math.isfinite(x) for x in cpu + gpu)
 span = max(abs(x) for x in cpu) if finite else float("nan")
 error = max(abs(a - b) for a, b in zip(cpu, gpu)) if finite else float("nan")
+finite = finite and span > 0  # all-zero logits say nothing either
 top = lambda v: sorted(range(len(v)), key=v.__getitem__, reverse=True)[:10]
 r = {"tokens": len(json.load(open(sys.argv[1]))["ids"]), "max_abs_error": error, "range": span,
      "relative_error": error / span if finite else None, "argmax_equal": top(cpu)[0] == top(gpu)[0],
@@ -343,7 +349,7 @@ print(json.dumps(r, indent=2))
 sys.exit(0 if finite and error / span < 0.05 else 1)
 PY
             failed "$m bf16: the GPU's logits differ from the CPU's: see $out/logits-$label.json"
-        rm -f "$out/logits-$label-cpu.json" "$out/logits-$label-gpu.json"
+        rm -f "$cpu_json" "$gpu_json"
     done
 }
 

@@ -103,8 +103,15 @@ def logits_check(d):
                    "skipped (no GPU)" if re.search(r"\b1 tests aborted", text) else "FAILED")
         out += ["", f"GPU vs CPU logits: BloomModelTest's GPU test (tiny f32 model, bound 2e-3 of the range): {verdict}."]
     for path in sorted(glob.glob(os.path.join(d, "logits-*.json"))):
-        r = load(path)
         model = os.path.basename(path)[len("logits-"):-len(".json")]
+        try:
+            r = load(path)
+        except ValueError:
+            out.append(f"GPU vs CPU logits, {model} bf16: FAILED (no result; see the run's log).")
+            continue
+        if r.get("relative_error") is None:
+            out.append(f"GPU vs CPU logits, {model} bf16: FAILED (non-finite or all-zero logits).")
+            continue
         out.append(f"GPU vs CPU logits, {model} bf16, {r['tokens']} tokens: largest difference {r['max_abs_error']:.3g} "
                    f"of a range {r['range']:.3g} ({r['relative_error']:.2%}), same argmax: {r['argmax_equal']}, "
                    f"top-10 overlap {r['top10_overlap']}/10.")

@@ -12,9 +12,9 @@ import java.util.TreeSet;
  * One build of libbloom.so that a jar may carry, at {@code native/<platform>/<name>/libbloom.so}, with the
  * {@code /proc/cpuinfo} flags a CPU needs to run it.
  *
- * <p>The flags are the instruction sets that CMake turns on for the variant (cmake/ggml.cmake): running a build on
- * a CPU without one of them dies with SIGILL somewhere inside ggml, long after the load succeeded, so the loader
- * checks them first.
+ * <p>The flags are the instruction sets that CMake turns on for the variant (cmake/cpu-variants.cmake): running a
+ * build on a CPU without one of them dies with SIGILL somewhere inside ggml, long after the load succeeded, so the
+ * loader checks them first.
  *
  * <p>The {@value #CUDA} variant is the x86-64-v3 build with ggml's CUDA backend as well. It needs the CUDA runtime
  * libraries (libcudart, libcublas) to load at all, but neither a driver nor a GPU; where it does not load, the loader

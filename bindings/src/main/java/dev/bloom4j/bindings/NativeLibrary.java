@@ -49,7 +49,8 @@ public final class NativeLibrary {
     public static final String PATH_VARIABLE = LibraryResolver.PATH_VARIABLE;
     /**
      * System property naming the one jar variant to load ({@code cuda}, {@code native}, {@code x86-64-v4-vnni-bf16},
-     * {@code x86-64-v4}, {@code x86-64-v3}, {@code x86-64-v2}), or {@code cpu} for the best CPU variant, never the CUDA one.
+     * {@code x86-64-v4}, {@code x86-64-v3}, {@code x86-64-v2}), or {@code cpu} for the best CPU variant, never the
+     * CUDA one.
      */
     public static final String VARIANT_PROPERTY = LibraryResolver.VARIANT_PROPERTY;
     /** Environment variable with the values of {@link #VARIANT_PROPERTY}, used when the property is not set. */
