@@ -1,7 +1,9 @@
 # The x86-64 CPU variants of libbloom.so: what each is compiled with and what a CPU needs to run it.
 #
-# Included by cmake/ggml.cmake (the build) and run as a script, which prints the variant this machine runs:
+# Included by cmake/ggml.cmake (the build) and run as a script, which prints the variant this machine runs, or a
+# variant's ggml options as CMake arguments (ci/llama/build.sh builds its llama.cpp oracle with them):
 #     cmake -P cmake/cpu-variants.cmake          -> x86-64-v4-vnni-bf16 (say), or nothing off x86-64 Linux
+#     cmake -DBLOOM_GGML_OPTIONS_OF=x86-64-v4 -P cmake/cpu-variants.cmake   -> -DGGML_SSE42=ON ... -DGGML_AMX_BF16=OFF
 include_guard(GLOBAL)
 cmake_policy(SET CMP0057 NEW)  # if (... IN_LIST ...): on in the project, not by default in script mode
 
@@ -48,6 +50,22 @@ function(bloom_best_x86_variant out_var)
 endfunction()
 
 if (CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
-    bloom_best_x86_variant(_bloom_best)
-    execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_best}")
+    if (DEFINED BLOOM_GGML_OPTIONS_OF)
+        if (NOT BLOOM_GGML_OPTIONS_OF IN_LIST BLOOM_X86_VARIANTS)
+            message(FATAL_ERROR "no x86-64 variant '${BLOOM_GGML_OPTIONS_OF}' (${BLOOM_X86_VARIANTS})")
+        endif()
+        set(_bloom_args "")
+        foreach (f ${BLOOM_X86_GGML_OPTIONS})
+            if (f IN_LIST BLOOM_GGML_OPTIONS_${BLOOM_GGML_OPTIONS_OF})
+                list(APPEND _bloom_args "-DGGML_${f}=ON")
+            else()
+                list(APPEND _bloom_args "-DGGML_${f}=OFF")
+            endif()
+        endforeach()
+        string(REPLACE ";" " " _bloom_args "${_bloom_args}")
+        execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_args}")
+    else()
+        bloom_best_x86_variant(_bloom_best)
+        execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_best}")
+    endif()
 endif()

@@ -19,9 +19,9 @@
 # that went into them (see below). A second run with nothing changed does no work.
 #
 # Environment:
-#   BLOOM_LLAMA_VARIANT  x86-64-v3 (AVX2, FMA, F16C, BMI2) or x86-64-v2 (SSE4.2); default: v3 when /proc/cpuinfo
-#                        has its flags, as bloom4j's own library loader chooses, so a benchmark compares like
-#                        with like. Never -march=native: the binaries must run on any CI machine of that level.
+#   BLOOM_LLAMA_VARIANT  an x86-64 variant of cmake/cpu-variants.cmake (x86-64-v4-vnni-bf16, x86-64-v4, x86-64-v3,
+#                        x86-64-v2); default: the one bloom4j's library loader picks on this CPU, so that both run
+#                        the same kernels. Never -march=native: the binaries must run on any CI machine of that level.
 #   BLOOM_LLAMA_JOBS     parallel compile jobs (default: nproc)
 set -euo pipefail
 
@@ -65,26 +65,15 @@ commit=$(pin BLOOM_GGML_COMMIT "$fetch_script")
 src=$(cmake -DBLOOM_CACHE_DIR="$cache" -P "$fetch_script" | tail -n 1)
 [[ -f $src/include/llama.h ]] || { log "fetch did not produce a llama.cpp tree (got '$src')"; exit 1; }
 
-variant=${BLOOM_LLAMA_VARIANT:-}
-if [[ -z $variant ]]; then
-    flags=$(grep -m 1 '^flags' /proc/cpuinfo 2>/dev/null || true)
-    variant=x86-64-v3
-    for flag in avx2 fma f16c bmi2; do
-        [[ " $flags " == *" $flag "* ]] || variant=x86-64-v2
-    done
+# The same instruction sets as the libbloom.so variant this machine loads (cmake/cpu-variants.cmake holds both the
+# choice and each variant's ggml options), so that the oracle runs the same kernels and logits can match bit for bit.
+variant=${BLOOM_LLAMA_VARIANT:-$(cmake -P "$repo/cmake/cpu-variants.cmake")}
+[[ -n $variant ]] || { log "this CPU runs none of the x86-64 variants (cmake -P cmake/cpu-variants.cmake)"; exit 1; }
+if ! options=$(cmake -DBLOOM_GGML_OPTIONS_OF="$variant" -P "$repo/cmake/cpu-variants.cmake" 2>&1); then
+    log "BLOOM_LLAMA_VARIANT: $options"
+    exit 1
 fi
-case $variant in
-    x86-64-v3)
-        isa=(-DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
-        off=(AVX_VNNI AVX512 AVX512_VBMI AVX512_VNNI AVX512_BF16 AMX_TILE AMX_INT8 AMX_BF16) ;;
-    x86-64-v2)
-        isa=(-DGGML_SSE42=ON)
-        off=(AVX AVX2 FMA F16C BMI2 AVX_VNNI AVX512 AVX512_VBMI AVX512_VNNI AVX512_BF16 AMX_TILE AMX_INT8 AMX_BF16) ;;
-    *)
-        log "BLOOM_LLAMA_VARIANT must be x86-64-v3 or x86-64-v2, not '$variant'"
-        exit 1 ;;
-esac
-for f in "${off[@]}"; do isa+=("-DGGML_$f=OFF"); done
+read -ra isa <<< "$options"
 
 build=$cache/llama-build-$commit-$variant
 targets=(llama-perplexity llama-bench llama-quantize llama-tokenize bloom-oracle llama-perplexity-flushed)
