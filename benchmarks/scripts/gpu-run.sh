@@ -270,8 +270,13 @@ measure() {
         # run may be linked to another variant.
         local lib=$cuda_lib harness
         if [[ -n $checking && -z ${BLOOM_CUDA_LIB:-} ]]; then
-            lib=$(ls bindings/target/classes/native/linux-x86_64/{native,"$(cmake -P cmake/cpu-variants.cmake)",x86-64-v2}/libbloom.so \
-                2>/dev/null | head -n 1 || true)
+            lib=""  # the CPU library the Java loader takes here: the first of these that exists
+            for v in native "$(cmake -P cmake/cpu-variants.cmake)" x86-64-v3 x86-64-v2; do
+                if [[ -n $v && -f bindings/target/classes/native/linux-x86_64/$v/libbloom.so ]]; then
+                    lib=bindings/target/classes/native/linux-x86_64/$v/libbloom.so
+                    break
+                fi
+            done
         fi
         [[ -f $lib ]] || die "no library at ${lib:-bindings/target/classes/native/linux-x86_64/*/libbloom.so}: run the build step"
         if harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib"); then
