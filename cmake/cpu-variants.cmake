@@ -3,6 +3,7 @@
 # Included by cmake/ggml.cmake (the build) and run as a script, which prints the variant this machine runs, or a
 # variant's ggml options as CMake arguments (ci/llama/build.sh builds its llama.cpp oracle with them):
 #     cmake -P cmake/cpu-variants.cmake          -> x86-64-v4-vnni-bf16 (say), or nothing off x86-64 Linux
+#     cmake -DBLOOM_RUNNABLE=ON -P cmake/cpu-variants.cmake   -> every variant this machine runs, best first
 #     cmake -DBLOOM_GGML_OPTIONS_OF=x86-64-v4 -P cmake/cpu-variants.cmake   -> -DGGML_SSE42=ON ... -DGGML_AMX_BF16=OFF
 include_guard(GLOBAL)
 cmake_policy(SET CMP0057 NEW)  # if (... IN_LIST ...): on in the project, not by default in script mode
@@ -22,9 +23,9 @@ set(BLOOM_CPU_FLAGS_x86-64-v4 ${BLOOM_CPU_FLAGS_x86-64-v3} avx512f avx512cd avx5
 set(BLOOM_GGML_OPTIONS_x86-64-v4-vnni-bf16 ${BLOOM_GGML_OPTIONS_x86-64-v4} AVX512_VNNI AVX512_BF16)
 set(BLOOM_CPU_FLAGS_x86-64-v4-vnni-bf16 ${BLOOM_CPU_FLAGS_x86-64-v4} avx512_vnni avx512_bf16)
 
-# Sets out_var to the first variant of BLOOM_X86_VARIANTS whose flags this machine's /proc/cpuinfo shows, or to ""
-# where there is no /proc/cpuinfo with a flags line (not Linux on x86-64).
-function(bloom_best_x86_variant out_var)
+# Sets out_var to the variants of BLOOM_X86_VARIANTS whose flags this machine's /proc/cpuinfo shows, best first, or
+# to an empty list where there is no /proc/cpuinfo with a flags line (not Linux on x86-64).
+function(bloom_runnable_x86_variants out_var)
     set(${out_var} "" PARENT_SCOPE)
     if (NOT EXISTS /proc/cpuinfo)
         return()
@@ -35,6 +36,7 @@ function(bloom_best_x86_variant out_var)
     endif()
     string(REGEX REPLACE "^flags[ \t]*:[ \t]*" "" _flags "${_flags_line}")
     string(REGEX REPLACE "[ \t]+" ";" _flags "${_flags}")
+    set(_runnable "")
     foreach (v ${BLOOM_X86_VARIANTS})
         set(_runs ON)
         foreach (f ${BLOOM_CPU_FLAGS_${v}})
@@ -43,10 +45,20 @@ function(bloom_best_x86_variant out_var)
             endif()
         endforeach()
         if (_runs)
-            set(${out_var} "${v}" PARENT_SCOPE)
-            return()
+            list(APPEND _runnable "${v}")
         endif()
     endforeach()
+    set(${out_var} "${_runnable}" PARENT_SCOPE)
+endfunction()
+
+# Sets out_var to the variant this machine's loader picks among the x86-64 ones (the first runnable), or to "".
+function(bloom_best_x86_variant out_var)
+    bloom_runnable_x86_variants(_runnable)
+    set(_best "")
+    if (_runnable)
+        list(GET _runnable 0 _best)
+    endif()
+    set(${out_var} "${_best}" PARENT_SCOPE)
 endfunction()
 
 if (CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
@@ -64,6 +76,10 @@ if (CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
         endforeach()
         string(REPLACE ";" " " _bloom_args "${_bloom_args}")
         execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_args}")
+    elseif (BLOOM_RUNNABLE)
+        bloom_runnable_x86_variants(_bloom_runnable)
+        string(REPLACE ";" " " _bloom_runnable "${_bloom_runnable}")
+        execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_runnable}")
     else()
         bloom_best_x86_variant(_bloom_best)
         execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_best}")

@@ -16,12 +16,9 @@ log() { echo "build-native-harness: $*" >&2; }
 command -v g++ >/dev/null || { log "error: g++ is required (apt-get install g++)"; exit 1; }
 lib=${1:-${BLOOM4J_LIBRARY_PATH:-}}
 if [[ -z $lib ]]; then
-    # The variant the Java loader picks: native when present (-Pnative), else the best one this CPU runs and the
-    # build holds (the x86-64 levels from the one cpu-variants.cmake names for this CPU down).
-    best=$(cmake -P "$repo/cmake/cpu-variants.cmake")
-    levels=(x86-64-v4-vnni-bf16 x86-64-v4 x86-64-v3 x86-64-v2)
-    for ((i = 0; i < ${#levels[@]}; i++)); do [[ ${levels[i]} == "$best" ]] && break; done
-    for variant in native "${levels[@]:i}"; do
+    # The variant the Java loader picks: native when present (-Pnative), else the best one this CPU runs that the
+    # build holds.
+    for variant in native $(cmake -DBLOOM_RUNNABLE=ON -P "$repo/cmake/cpu-variants.cmake"); do
         candidate=$repo/bindings/target/classes/native/linux-x86_64/$variant/libbloom.so
         if [[ -f $candidate ]]; then
             lib=$candidate

@@ -267,25 +267,22 @@ measure() {
         # CUDA library (default n_gpu_layers: everything on the GPU), back to back.
         log "Java vs C: $first"
         # The C harness is rebuilt against the library the Java side loads (seconds): a harness left from another
-        # run may be linked to another variant.
-        local lib=$cuda_lib harness
-        if [[ -n $checking && -z ${BLOOM_CUDA_LIB:-} ]]; then
-            lib=""  # the CPU library the Java loader takes here: the first of these that exists
-            for v in native "$(cmake -P cmake/cpu-variants.cmake)" x86-64-v3 x86-64-v2; do
-                if [[ -n $v && -f bindings/target/classes/native/linux-x86_64/$v/libbloom.so ]]; then
-                    lib=bindings/target/classes/native/linux-x86_64/$v/libbloom.so
-                    break
-                fi
-            done
+        # run may be linked to another variant. `check` without BLOOM_CUDA_LIB: the CPU library the loader picks,
+        # which build-native-harness.sh picks the same way.
+        local lib="" harness
+        local -a lib_env=()
+        if [[ -z $checking || -n ${BLOOM_CUDA_LIB:-} ]]; then
+            [[ -f $cuda_lib ]] || die "no library at $cuda_lib: run the build step"
+            lib=$cuda_lib
+            lib_env=(BLOOM4J_LIBRARY_PATH="$(readlink -f "$lib")")
         fi
-        [[ -f $lib ]] || die "no library at ${lib:-bindings/target/classes/native/linux-x86_64/*/libbloom.so}: run the build step"
-        if harness=$(bash benchmarks/scripts/build-native-harness.sh "$lib"); then
-            BLOOM4J_LIBRARY_PATH=$(readlink -f "$lib") "${java[@]}" -cp benchmarks/target/benchmarks.jar \
+        if harness=$(bash benchmarks/scripts/build-native-harness.sh ${lib:+"$lib"}); then
+            env "${lib_env[@]}" "${java[@]}" -cp benchmarks/target/benchmarks.jar \
                 dev.bloom4j.benchmarks.LlamaBenchCompatible -m "$first" "${harness_args[@]}" > "$out/harness-java.json" \
                 || failed "the Java harness failed on $first"
             "$harness" -m "$first" "${harness_args[@]}" > "$out/harness-c.json" || failed "the C harness failed on $first"
         else
-            failed "cannot build the C harness against $lib"
+            failed "cannot build the C harness against ${lib:-the library of this machine}"
         fi
         log "FFM downcall cost (DowncallBenchmark)"
         "${java[@]}" -jar benchmarks/target/benchmarks.jar DowncallBenchmark -p model="$first" "${downcall_iters[@]}" \
