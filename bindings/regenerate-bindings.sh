@@ -50,6 +50,17 @@ echo "using $("$jextract" --version 2>&1 | tr '\n' ' ')"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# jextract has no pass-through for clang options; it reads them, one a line, from ./compile_flags.txt.
+# -nobuiltininc: jextract already puts its own copy of clang's builtin headers (<java.home>/conf/jextract) on the
+# search path with -I. If libclang also finds an installed resource dir (e.g. Debian clang-14 installed system-wide:
+# /usr/include/clang/14.0.6/include), #include_next <stdint.h> from jextract's copy lands on that second copy
+# (same include guard, so it defines nothing) instead of glibc's, and "uint32_t" is unknown.
+# Extra clang options can be added through $JEXTRACT_CLANG_ARGS (whitespace-separated).
+jextract=$(command -v "$jextract")
+jextract=$(readlink -f "$jextract")
+printf '%s\n' -nobuiltininc ${JEXTRACT_CLANG_ARGS:-} >"$tmp/compile_flags.txt"
+cd "$tmp"
+
 # 1. Ask jextract which declarations the header pulls in. Each line is "--include-<kind> <name>  # header: <file>".
 "$jextract" --dump-includes "$tmp/all-includes.txt" "$header" 2>"$tmp/dump.log" || {
     cat "$tmp/dump.log" >&2

@@ -51,12 +51,14 @@ if command -v ccache >/dev/null; then
     launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
+# No RPC backend: test-offload-rpc's lost-server case leaks the model on purpose (ggml cannot free what a dead
+# connection holds), which LeakSanitizer would report; it runs in the normal build's ctest.
 # -O1: ASan's documentation asks for -O1 or higher; it keeps stacks readable and compiles faster than -O2. No NDEBUG,
 # so that assert() in ggml and bloom checks too.
 log "configuring in $dir (-O1 -g, x86-64-v3, $sanitize)"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g" \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" -DBLOOM_CPU_VARIANT=x86-64-v3 -DBLOOM_BUILD_TESTS=ON \
-    -DBLOOM_CUDA=OFF -DBLOOM_GGML_RPC=OFF \
+    -DBLOOM_CUDA=OFF -DBLOOM_RPC=OFF \
     "-DCMAKE_C_FLAGS=$sanitize" "-DCMAKE_CXX_FLAGS=$sanitize" \
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" \
     "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined" \

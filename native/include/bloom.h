@@ -74,6 +74,8 @@ typedef enum bloom_status {
     BLOOM_ERR_CANCELLED        = -8,  /* a callback asked to stop */
     BLOOM_ERR_BUSY             = -9,  /* a context was entered by two threads at once */
     BLOOM_ERR_INTERNAL         = -10, /* a bug: please report bloom_last_error() */
+    BLOOM_ERR_REMOTE           = -11, /* an RPC server is unreachable, speaks another ggml RPC protocol version,
+                                         did not answer in time, or was lost while the model used it */
 } bloom_status;
 
 /* Static text naming a status, e.g. "invalid argument". Never NULL. */
@@ -140,10 +142,11 @@ typedef enum bloom_split_mode {
     BLOOM_SPLIT_NONE  = 0,  /* all on one GPU, main_gpu */
     BLOOM_SPLIT_ROW   = 1,  /* every weight matrix split by rows across all GPUs of the host, through ggml's own split
                                buffer type (CUDA), in proportion to their memory; the rest on main_gpu */
-    BLOOM_SPLIT_LAYER = 2,  /* whole blocks, with their KV cache, spread over all GPUs of the host in order, in
-                               proportion to their free memory, the output layer counted as one more unit after the
-                               last block (as llama.cpp counts it); ggml's scheduler copies the activations between
-                               them. bloom_model_info's gpu_device is main_gpu if it holds layers, else
+    BLOOM_SPLIT_LAYER = 2,  /* whole blocks, with their KV cache, spread over the GPUs the load uses (those of the
+                               host, then the devices of the RPC servers it names) in order, in proportion to
+                               tensor_split or else to their free memory, the output layer counted as one more unit
+                               after the last block (as llama.cpp counts it); ggml's scheduler copies the activations
+                               between them. bloom_model_info's gpu_device is main_gpu if it holds layers, else
                                the first GPU that does */
 } bloom_split_mode;
 
@@ -162,6 +165,21 @@ typedef struct bloom_model_params {
                                                       released (default true) */
     bloom_progress_callback progress_callback;     /* may be NULL */
     void *                  progress_user_data;
+    /* Fields added within ABI 7: a caller's smaller struct leaves them at their defaults. */
+    const char *            rpc_servers;           /* ggml RPC servers whose devices join this model's GPUs, after the
+                                                      local ones: "host:port[,host:port...]", UTF-8, not necessarily
+                                                      NUL-terminated (NULL or length 0: none; default none). See
+                                                      bloom_rpc_add_server */
+    size_t                  rpc_servers_len;
+    const float *           tensor_split;          /* split_mode layer: the share of the offloaded layers each GPU
+                                                      takes, one non-negative proportion per GPU the load uses (the
+                                                      local GPUs in bloom_device order, then each server's devices
+                                                      in rpc_servers order), as llama.cpp's --tensor-split; borrowed
+                                                      for the call. NULL (default): in proportion to free memory */
+    int32_t                 n_tensor_split;        /* entries in tensor_split: at most the number of those GPUs (the
+                                                      missing ones take 0) */
+    int32_t                 rpc_timeout_ms;        /* bound on reaching each server and on its handshake (default
+                                                      5000) */
 } bloom_model_params;
 
 BLOOM_API bloom_model_params bloom_model_default_params(void);
@@ -195,10 +213,44 @@ typedef struct bloom_device_info {
 } bloom_device_info;
 
 /* Compute devices this library can use, in ggml's order: GPUs of each compiled-in backend (none in a CPU-only
- * build, or with no driver), then the CPU. */
+ * build, or with no driver), then the CPU, then the devices of RPC servers added so far (bloom_rpc_add_server,
+ * or a model load that named them). */
 BLOOM_API int32_t bloom_device_count(void);
 /* Describes device index (0 <= index < bloom_device_count()). BLOOM_ERR_INVALID_ARGUMENT for another index. */
 BLOOM_API int32_t bloom_device_get_info(bloom_device_info * out_info, int32_t index);
+
+/* ---------------------------------------------------------------- RPC: devices of other hosts */
+
+/* ggml's RPC backend, as llama.cpp's rpc-server and --rpc use it: a server exposes a host's CPU or GPUs over TCP, and
+ * a client adds them to its own devices; a model spreads its layers over local and remote devices (split_mode
+ * layer). The protocol has neither authentication nor encryption: trusted networks only. A server serves one client
+ * at a time.
+ *
+ * Connects to the server at endpoint ("host:port", UTF-8) and adds its devices to this process's device list
+ * (bloom_device_count and bloom_device_get_info; named "RPC<n>", described by the endpoint, typed GPU). Adding a
+ * server twice is a no-op. Models use a server's devices only when bloom_model_params.rpc_servers names it.
+ * The connection is refused within timeout_ms (0 = 5000) when nothing answers, and a server of another ggml RPC
+ * protocol version is refused naming both versions. A server lost while a model uses it fails the call that used it
+ * with BLOOM_ERR_REMOTE and leaves the process running; the model (and its contexts) then fail every call and their
+ * memory is not returned, and the endpoint cannot be used again in this process (ggml's client keeps its broken
+ * connection). Writing to a lost connection raises SIGPIPE: a C program must ignore it (the JVM does).
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (not host:port), BLOOM_ERR_REMOTE, BLOOM_ERR_UNSUPPORTED (a library built
+ * without ggml's RPC backend). */
+BLOOM_API int32_t bloom_rpc_add_server(const char * endpoint, size_t endpoint_len, int32_t timeout_ms);
+
+/* Serves devices of this host to RPC clients on endpoint ("host:port"; "127.0.0.1:50052" serves this host only,
+ * "0.0.0.0:50052" every interface) and does not return while it serves. devices: comma-separated device names as
+ * bloom_device_get_info gives them ("CPU", "CUDA0,CUDA1"); NULL or length 0 = every local GPU, else the CPU.
+ * n_threads: CPU threads (0 = number of cores). cache_dir: a directory where the server keeps the large tensors it
+ * received, so that a client loading the same weights again sends only their hashes (NULL or length 0: none).
+ * Prints ggml's server banner on stdout.
+ * Statuses: BLOOM_ERR_INVALID_ARGUMENT (endpoint, an unknown device name, a remote device), BLOOM_ERR_IO (the
+ * endpoint cannot be bound), BLOOM_ERR_UNSUPPORTED (no RPC backend). */
+BLOOM_API int32_t bloom_rpc_serve(const char * endpoint, size_t endpoint_len, const char * devices,
+                                  size_t devices_len, int32_t n_threads, const char * cache_dir, size_t cache_dir_len);
+
+/* The ggml RPC protocol version this library speaks, as major * 10000 + minor * 100 + patch; -1 without RPC. */
+BLOOM_API int32_t bloom_rpc_protocol_version(void);
 
 /* Reference measurements for benchmarks, through the same ggml backends that run models: the mean seconds of one
  * product [m x k] x [k x n] (weights in dtype, a bloom_dtype; f32 activations; 2mnk floating-point operations), and

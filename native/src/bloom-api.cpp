@@ -10,6 +10,7 @@
 #include "bloom-generate.h"
 #include "bloom-log.h"
 #include "bloom-model.h"
+#include "bloom-rpc.h"
 #include "bloom-sampler.h"
 
 #include "ggml-cpu.h"
@@ -152,6 +153,7 @@ const char * bloom_status_string(int32_t status) {
         case BLOOM_ERR_CANCELLED:        return "cancelled";
         case BLOOM_ERR_BUSY:             return "busy";
         case BLOOM_ERR_INTERNAL:         return "internal error";
+        case BLOOM_ERR_REMOTE:           return "RPC server error";
         default:                         return "unknown status";
     }
 }
@@ -233,12 +235,38 @@ int32_t bloom_device_get_info(bloom_device_info * out_info, int32_t index) {
             default:                             info.type = BLOOM_DEVICE_ACCEL; break;
         }
         size_t free_mem = 0, total_mem = 0;
-        ggml_backend_dev_memory(d, &free_mem, &total_mem);
+        bloom::rpc::device_memory(d, &free_mem, &total_mem);
         info.memory_free = free_mem;
         info.memory_total = total_mem;
         *out_info = info;
     });
 }
+
+int32_t bloom_rpc_add_server(const char * endpoint, size_t endpoint_len, int32_t timeout_ms) {
+    return guarded([&] {
+        require(endpoint, "endpoint");
+        bloom::log_install_ggml();
+        const auto endpoints = bloom::rpc::parse_endpoints(std::string_view(endpoint, endpoint_len));
+        if (endpoints.size() != 1) {
+            bloom::fail(BLOOM_ERR_INVALID_ARGUMENT, "bloom_rpc_add_server takes one host:port, not %zu",
+                        endpoints.size());
+        }
+        bloom::rpc::connect(endpoints, timeout_ms);
+    });
+}
+
+int32_t bloom_rpc_serve(const char * endpoint, size_t endpoint_len, const char * devices, size_t devices_len,
+                        int32_t n_threads, const char * cache_dir, size_t cache_dir_len) {
+    return guarded([&] {
+        require(endpoint, "endpoint");
+        bloom::log_install_ggml();
+        bloom::rpc::serve(std::string(endpoint, endpoint_len),
+                          devices ? std::string_view(devices, devices_len) : std::string_view(), n_threads,
+                          cache_dir ? std::string(cache_dir, cache_dir_len) : std::string());
+    });
+}
+
+int32_t bloom_rpc_protocol_version(void) { return bloom::rpc::protocol_version(); }
 
 int32_t bloom_bench_matmul(double * out_seconds, int32_t device, int64_t m, int64_t n, int64_t k, int32_t dtype,
                            int32_t n_threads, int32_t reps) {
@@ -265,6 +293,7 @@ bloom_model_params bloom_model_default_params(void) {
     p.split_mode   = BLOOM_SPLIT_NONE;
     p.use_mmap     = true;
     p.repack       = true;
+    p.rpc_timeout_ms = bloom::rpc::k_default_timeout_ms;
     return p;
 }
 

@@ -43,8 +43,10 @@ context::guard::~guard() { c_.busy_.store(false, std::memory_order_release); }
 context::context(const model & m, const bloom_context_params & params) : model_(m), params_(params) {
     // A failure part-way (no memory for the cache, say) must not leak what was already made: the destructor does
     // not run for a constructor that throws.
+    // With layers on RPC servers every ggml call that may reach them runs on the executor (bloom-rpc.h).
+    remote_calls_ = std::make_unique<rpc::executor>(m.remote);
     try {
-        init();
+        remote_calls_->run([this] { init(); });
     } catch (...) {
         release();
         throw;
@@ -209,6 +211,22 @@ void context::init() {
 context::~context() { release(); }
 
 void context::release() {
+    if (remote_calls_ && remote_calls_->lost()) {
+        // A server was lost: freeing what lives there would wait forever on the dead connection (bloom-rpc.h).
+        return;
+    }
+    if (remote_calls_ && remote_calls_->get_link()) {
+        try {
+            remote_calls_->run([this] { release_now(); });
+        } catch (const error &) {
+            // Lost while freeing: what is left is leaked, as above.
+        }
+        return;
+    }
+    release_now();
+}
+
+void context::release_now() {
     forget_graph();
     if (sched_) ggml_backend_sched_free(sched_);
     for (ggml_backend_buffer_t b : buf_kv_) {
@@ -390,79 +408,7 @@ void context::eval(const batch_view & b, uint32_t n_reserved) {
     }
 
     try {
-        // The previous graph serves again when it has the same shape: token after token, a decode graph stays the
-        // same while n_kv does (256 cells), as in llama.cpp. Skipping the build and the scheduler's split and
-        // allocation saves ~4 M instructions of host time per token for 24 layers (callgrind, bloom-560m), which a
-        // GPU, whose decode step is short, cannot hide.
-        if (!graph_ || !(shape == graph_shape_)) {
-            forget_graph();
-            ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
-            graph_ctx_ = ggml_init(gp);
-            ggml_cgraph * gf = build_graph(graph_ctx_, model_, kv_, graph_io_, shape);
-            ggml_backend_sched_reset(sched_);
-            if (!ggml_backend_sched_alloc_graph(sched_, gf)) {
-                forget_graph();
-                fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the compute graph for %d tokens", n_tokens);
-            }
-            graph_ = gf;
-            graph_shape_ = shape;
-            ++n_graph_builds_;
-        }
-        const graph_io & io = graph_io_;
-
-        ggml_backend_tensor_set(io.tokens, b.tokens, 0, size_t(n_tokens) * sizeof(int32_t));
-        ggml_backend_tensor_set(io.kv_rows, kv_rows_.data(), 0, kv_rows_.size() * sizeof(int64_t));
-        if (io.v_elems) {
-            const int64_t E = model_.hp.n_embd, n_alloc = int64_t(kv_.n_ctx);
-            v_elems_.resize(size_t(E * n_tokens));
-            for (int t = 0; t < n_tokens; ++t) {
-                for (int64_t e = 0; e < E; ++e) v_elems_[size_t(e + E * t)] = e * n_alloc + kv_rows_[size_t(t)];
-            }
-            ggml_backend_tensor_set(io.v_elems, v_elems_.data(), 0, v_elems_.size() * sizeof(int64_t));
-        }
-        if (io.out_ids) {
-            ggml_backend_tensor_set(io.out_ids, out_ids_.data(), 0, out_ids_.size() * sizeof(int32_t));
-        }
-        // ALiBi bias source: -(distance within the query's sequence) for its visible cells; ggml scales it by each
-        // head's slope. Cells of other sequences, later positions and free cells are -inf. One mask over all
-        // cells, or one per attention group over the group's cells.
-        auto fill_mask = [&](ggml_tensor * mask, int q0, int n_q, int c0, int n_cells) {
-            mask_.resize(size_t(n_cells) * size_t(n_q));
-            for (int t = 0; t < n_q; ++t) {
-                const int32_t pos = b.pos[q0 + t];
-                const size_t  s   = size_t(b.seq[q0 + t]);
-                float * row = mask_.data() + size_t(t) * size_t(n_cells);
-                // On a GPU the cache's allocation (and so n_kv) may run past the n_ctx cells: those are never used.
-                const int n_real = std::max(0, std::min(n_cells, int(cells_.size()) - c0));
-                for (int j = 0; j < n_real; ++j) {
-                    const kv_cell & c = cells_[size_t(c0 + j)];
-                    row[j] = !c.is_free() && c.pos <= pos && c.seq.test(s) ? -float(pos - c.pos) : -INFINITY;
-                }
-                std::fill(row + n_real, row + n_cells, -INFINITY);
-            }
-            if (mask->type == GGML_TYPE_F16) {
-                mask_f16_.resize(mask_.size());
-                ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
-                ggml_backend_tensor_set(mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
-            } else {
-                ggml_backend_tensor_set(mask, mask_.data(), 0, mask_.size() * sizeof(float));
-            }
-        };
-        if (io.mask) {
-            fill_mask(io.mask, 0, n_tokens, 0, shape.n_kv);
-        }
-        for (size_t g = 0; g < shape.groups.size(); ++g) {
-            const attn_group & grp = shape.groups[g];
-            fill_mask(io.group_masks[g], grp.q0, grp.n_q, grp.c0, grp.n_kv);
-        }
-
-        const ggml_status st = ggml_backend_sched_graph_compute(sched_, graph_);
-        if (st != GGML_STATUS_SUCCESS) {
-            forget_graph();
-            fail(BLOOM_ERR_INTERNAL, "graph computation failed with ggml status %d", int(st));
-        }
-        logits_.resize(size_t(n_outputs) * size_t(n_vocab));
-        ggml_backend_tensor_get(io.logits, logits_.data(), 0, logits_.size() * sizeof(float));
+        remote_calls_->run([&] { compute(b, shape, n_tokens, n_outputs, n_vocab); });
     } catch (...) {
         undo();
         throw;
@@ -528,6 +474,84 @@ std::vector<attn_group> context::attn_groups(const batch_view & b, int n_kv) con
         g.n_kv = std::min(GGML_PAD(g.n_kv - g.c0, pad), std::min(n_kv, n_alloc) - g.c0);
     }
     return merged;
+}
+
+// Builds (or reuses) the graph for shape, sets its inputs, computes it and copies the logits out: every ggml call of
+// an evaluation, run on the executor when layers live on RPC servers.
+void context::compute(const batch_view & b, const graph_shape & shape, int n_tokens, int n_outputs, int64_t n_vocab) {
+    // The previous graph serves again when it has the same shape: token after token, a decode graph stays the
+    // same while n_kv does (256 cells), as in llama.cpp. Skipping the build and the scheduler's split and
+    // allocation saves ~4 M instructions of host time per token for 24 layers (callgrind, bloom-560m), which a
+    // GPU, whose decode step is short, cannot hide.
+    if (!graph_ || !(shape == graph_shape_)) {
+        forget_graph();
+        ggml_init_params gp = { graph_meta_.size(), graph_meta_.data(), true };
+        graph_ctx_ = ggml_init(gp);
+        ggml_cgraph * gf = build_graph(graph_ctx_, model_, kv_, graph_io_, shape);
+        ggml_backend_sched_reset(sched_);
+        if (!ggml_backend_sched_alloc_graph(sched_, gf)) {
+            forget_graph();
+            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate the compute graph for %d tokens", n_tokens);
+        }
+        graph_ = gf;
+        graph_shape_ = shape;
+        ++n_graph_builds_;
+    }
+    const graph_io & io = graph_io_;
+
+    ggml_backend_tensor_set(io.tokens, b.tokens, 0, size_t(n_tokens) * sizeof(int32_t));
+    ggml_backend_tensor_set(io.kv_rows, kv_rows_.data(), 0, kv_rows_.size() * sizeof(int64_t));
+    if (io.v_elems) {
+        const int64_t E = model_.hp.n_embd, n_alloc = int64_t(kv_.n_ctx);
+        v_elems_.resize(size_t(E * n_tokens));
+        for (int t = 0; t < n_tokens; ++t) {
+            for (int64_t e = 0; e < E; ++e) v_elems_[size_t(e + E * t)] = e * n_alloc + kv_rows_[size_t(t)];
+        }
+        ggml_backend_tensor_set(io.v_elems, v_elems_.data(), 0, v_elems_.size() * sizeof(int64_t));
+    }
+    if (io.out_ids) {
+        ggml_backend_tensor_set(io.out_ids, out_ids_.data(), 0, out_ids_.size() * sizeof(int32_t));
+    }
+    // ALiBi bias source: -(distance within the query's sequence) for its visible cells; ggml scales it by each
+    // head's slope. Cells of other sequences, later positions and free cells are -inf. One mask over all
+    // cells, or one per attention group over the group's cells.
+    auto fill_mask = [&](ggml_tensor * mask, int q0, int n_q, int c0, int n_cells) {
+        mask_.resize(size_t(n_cells) * size_t(n_q));
+        for (int t = 0; t < n_q; ++t) {
+            const int32_t pos = b.pos[q0 + t];
+            const size_t  s   = size_t(b.seq[q0 + t]);
+            float * row = mask_.data() + size_t(t) * size_t(n_cells);
+            // On a GPU the cache's allocation (and so n_kv) may run past the n_ctx cells: those are never used.
+            const int n_real = std::max(0, std::min(n_cells, int(cells_.size()) - c0));
+            for (int j = 0; j < n_real; ++j) {
+                const kv_cell & c = cells_[size_t(c0 + j)];
+                row[j] = !c.is_free() && c.pos <= pos && c.seq.test(s) ? -float(pos - c.pos) : -INFINITY;
+            }
+            std::fill(row + n_real, row + n_cells, -INFINITY);
+        }
+        if (mask->type == GGML_TYPE_F16) {
+            mask_f16_.resize(mask_.size());
+            ggml_fp32_to_fp16_row(mask_.data(), mask_f16_.data(), int64_t(mask_.size()));
+            ggml_backend_tensor_set(mask, mask_f16_.data(), 0, mask_f16_.size() * sizeof(ggml_fp16_t));
+        } else {
+            ggml_backend_tensor_set(mask, mask_.data(), 0, mask_.size() * sizeof(float));
+        }
+    };
+    if (io.mask) {
+        fill_mask(io.mask, 0, n_tokens, 0, shape.n_kv);
+    }
+    for (size_t g = 0; g < shape.groups.size(); ++g) {
+        const attn_group & grp = shape.groups[g];
+        fill_mask(io.group_masks[g], grp.q0, grp.n_q, grp.c0, grp.n_kv);
+    }
+
+    const ggml_status st = ggml_backend_sched_graph_compute(sched_, graph_);
+    if (st != GGML_STATUS_SUCCESS) {
+        forget_graph();
+        fail(BLOOM_ERR_INTERNAL, "graph computation failed with ggml status %d", int(st));
+    }
+    logits_.resize(size_t(n_outputs) * size_t(n_vocab));
+    ggml_backend_tensor_get(io.logits, logits_.data(), 0, logits_.size() * sizeof(float));
 }
 
 void context::forget_graph() {

@@ -3,9 +3,11 @@
 
 #include "bloom-graph.h"
 #include "bloom-model.h"
+#include "bloom-rpc.h"
 
 #include <atomic>
 #include <bitset>
+#include <memory>
 #include <vector>
 
 namespace bloom {
@@ -96,7 +98,9 @@ public:
 
 private:
     void init();     // the constructor's work; throws bloom::error
-    void release();  // frees whatever init made; safe on a partly made context
+    void release();  // frees whatever init made; safe on a partly made context; leaks it after a lost RPC server
+    void release_now();
+    void compute(const batch_view & b, const graph_shape & shape, int n_tokens, int n_outputs, int64_t n_vocab);
     void forget_graph();  // frees the kept graph; the next evaluation builds one
     // The attention groups of a batch (see attn_group), cells already placed; empty for one group.
     std::vector<attn_group> attn_groups(const batch_view & b, int n_kv) const;
@@ -107,6 +111,7 @@ private:
 
     const model &          model_;
     bloom_context_params   params_;
+    std::unique_ptr<rpc::executor> remote_calls_;   // runs the ggml calls (direct without RPC servers)
     ggml_backend_t         backend_ = nullptr;      // the CPU
     std::vector<ggml_backend_t> gpu_backends_;      // one per GPU of the model (model::gpus), in its order
     ggml_threadpool_t      threadpool_ = nullptr;

@@ -48,6 +48,8 @@ void emit(int32_t level, std::string text) {
     }
 }
 
+thread_local std::string t_last_ggml_error;
+
 // ggml writes some lines in pieces (GGML_LOG_LEVEL_CONT); they are joined per thread until a newline.
 void ggml_sink(enum ggml_log_level level, const char * text, void *) {
     static thread_local std::string pending;
@@ -63,6 +65,9 @@ void ggml_sink(enum ggml_log_level level, const char * text, void *) {
     pending_level = lvl;
     pending += text ? text : "";
     if (!pending.empty() && pending.back() == '\n') {
+        if (lvl == BLOOM_LOG_LEVEL_ERROR) {
+            t_last_ggml_error = pending.substr(0, pending.size() - 1);
+        }
         emit(lvl, "ggml: " + pending);
         pending.clear();
     }
@@ -78,6 +83,8 @@ void log(bloom_log_level level, const char * fmt, ...) {
     va_end(ap);
     emit(level, buf);
 }
+
+std::string last_ggml_error() { return t_last_ggml_error; }
 
 void log_install_ggml() {
     static std::once_flag once;

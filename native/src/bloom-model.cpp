@@ -17,8 +17,22 @@
 namespace bloom {
 
 model::~model() {
-    for (ggml_backend_buffer_t b : buffers) {
-        ggml_backend_buffer_free(b);
+    auto free_buffers = [this](bool host_only) {
+        for (ggml_backend_buffer_t b : buffers) {
+            if (!host_only || ggml_backend_buffer_is_host(b)) ggml_backend_buffer_free(b);
+        }
+    };
+    if (!remote_calls || !remote_calls->get_link()) {
+        free_buffers(false);
+    } else if (remote_calls->lost()) {
+        // Freeing a lost server's buffers would wait forever on its dead connection (bloom-rpc.h): they are leaked.
+        free_buffers(true);
+    } else {
+        try {
+            remote_calls->run([&] { free_buffers(false); });
+        } catch (const error &) {
+            // Lost while freeing: the rest is leaked, as above.
+        }
     }
     if (ctx_mapped) {
         ggml_free(ctx_mapped);
@@ -123,14 +137,38 @@ struct placement {
         return is_matrix && split_buft ? split_buft : ggml_backend_dev_buffer_type(d);
     }
 
-    static placement resolve(const bloom_model_params & params, int n_layer) {
-        placement p;
-        p.dev.assign(size_t(n_layer) + 1, nullptr);
+    // The GPUs a load uses: the host's, then the devices of the RPC servers it names (m.remote), in their order.
+    static std::vector<ggml_backend_dev_t> gpus_of(const model & m) {
         std::vector<ggml_backend_dev_t> gpus;
         for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
             ggml_backend_dev_t d = ggml_backend_dev_get(i);
-            if (ggml_backend_dev_type(d) == GGML_BACKEND_DEVICE_TYPE_GPU) {
+            if (ggml_backend_dev_type(d) == GGML_BACKEND_DEVICE_TYPE_GPU && !rpc::is_remote(d)) {
                 gpus.push_back(d);
+            }
+        }
+        if (m.remote) {
+            gpus.insert(gpus.end(), m.remote->devices.begin(), m.remote->devices.end());
+        }
+        return gpus;
+    }
+
+    static placement resolve(const bloom_model_params & params, const model & m) {
+        const int n_layer = m.hp.n_layer;
+        placement p;
+        p.dev.assign(size_t(n_layer) + 1, nullptr);
+        const std::vector<ggml_backend_dev_t> gpus = gpus_of(m);
+        if (params.n_tensor_split < 0 || (params.n_tensor_split > 0 && !params.tensor_split)) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "tensor_split: %d entries%s", params.n_tensor_split,
+                 params.n_tensor_split > 0 ? " but no array" : "");
+        }
+        if (params.tensor_split && size_t(params.n_tensor_split) > gpus.size()) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "tensor_split has %d proportions but the load uses %zu GPUs (the "
+                 "host's, then those of its RPC servers)", params.n_tensor_split, gpus.size());
+        }
+        for (int32_t i = 0; params.tensor_split && i < params.n_tensor_split; ++i) {
+            if (!(params.tensor_split[i] >= 0) || !std::isfinite(params.tensor_split[i])) {
+                fail(BLOOM_ERR_INVALID_ARGUMENT, "tensor_split[%d] is %g: proportions are finite and >= 0", i,
+                     double(params.tensor_split[i]));
             }
         }
         if (params.n_gpu_layers < -1) {
@@ -181,7 +219,7 @@ struct placement {
         const int first = std::max(0, n_layer - n);
         const int n_units = n_layer - first + (n > n_layer ? 1 : 0);
         if (params.split_mode == BLOOM_SPLIT_LAYER && gpus.size() > 1) {
-            const std::vector<int> counts = layer_counts(gpus, n_units);
+            const std::vector<int> counts = layer_counts(gpus, n_units, params, *m.remote_calls);
             int i = first;
             for (size_t g = 0; g < gpus.size(); ++g) {
                 for (int c = 0; c < counts[g]; ++c) p.dev[size_t(i++)] = gpus[g];
@@ -192,16 +230,24 @@ struct placement {
         return p;
     }
 
-    // How many of n consecutive layers each GPU takes, in proportion to its free memory (equal shares when a device
-    // reports none), as contiguous runs in device order.
-    static std::vector<int> layer_counts(const std::vector<ggml_backend_dev_t> & gpus, int n) {
+    // How many of n consecutive layers each GPU takes, in proportion to tensor_split or else to its free memory
+    // (equal shares when no device reports any), as contiguous runs in device order.
+    static std::vector<int> layer_counts(const std::vector<ggml_backend_dev_t> & gpus, int n,
+                                         const bloom_model_params & params, rpc::executor & remote_calls) {
         std::vector<double> share;
         double total = 0;
-        for (ggml_backend_dev_t d : gpus) {
+        for (size_t g = 0; g < gpus.size(); ++g) {
             size_t free = 0, all = 0;
-            ggml_backend_dev_memory(d, &free, &all);
+            if (params.tensor_split) {
+                free = g < size_t(params.n_tensor_split) ? size_t(params.tensor_split[g] * 1e6) : 0;
+            } else {
+                remote_calls.run([&] { ggml_backend_dev_memory(gpus[g], &free, &all); });
+            }
             share.push_back(double(free));
             total += double(free);
+        }
+        if (params.tensor_split && total == 0) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "tensor_split gives every GPU a share of 0");
         }
         std::vector<int> counts(gpus.size(), 0);
         double cum = 0;
@@ -222,7 +268,11 @@ struct placement {
 class binder {
 public:
     binder(model & m, const bloom_model_params & params, size_t n_expected)
-        : m_(m), params_(params), n_expected_(n_expected), place_(placement::resolve(params, m.hp.n_layer)) {
+        : m_(m), params_(params), n_expected_(n_expected), place_(placement::resolve(params, m)) {
+        // A remote device's buffer type asks its server once (ggml keeps it): here, on the executor.
+        for (ggml_backend_dev_t d : place_.dev) {
+            if (d) m_.remote_calls->run([&] { ggml_backend_dev_buffer_type(d); });
+        }
         m_.layer_dev.assign(place_.dev.begin(), place_.dev.end() - 1);
         m_.n_gpu_layers = int32_t(m_.layer_dev.size()) -
                           int32_t(std::count(m_.layer_dev.begin(), m_.layer_dev.end(), nullptr));
@@ -367,38 +417,47 @@ private:
     // them on the way), vectors converted to f32. Repacked matrices' file pages are released after the copy, so
     // resident memory stays near the file's size.
     void bind_copied(ggml_backend_buffer_type_t buft, const std::vector<const declared *> & ts, bool repack) {
-        const size_t align = ggml_backend_buft_get_alignment(buft);
-        size_t total = 0;
-        for (const declared * d : ts) {
-            total += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
-        }
-        ggml_backend_buffer_t buf = ggml_backend_buft_alloc_buffer(buft, std::max<size_t>(total, 1));
-        if (!buf) {
-            fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate %.1f MiB of %s memory for weights", total / 1048576.0,
-                 ggml_backend_buft_name(buft));
-        }
-        ggml_backend_buffer_set_usage(buf, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
-        m_.buffers.push_back(buf);
-        uint8_t * base = static_cast<uint8_t *>(ggml_backend_buffer_get_base(buf));
+        // The ggml calls run on the executor (they reach the server for a remote device); progress stays here.
+        rpc::executor & calls = *m_.remote_calls;
+        size_t align = 0, total = 0;
+        uint8_t * base = nullptr;
+        ggml_backend_buffer_t buf = nullptr;
+        calls.run([&] {
+            align = ggml_backend_buft_get_alignment(buft);
+            for (const declared * d : ts) {
+                total += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
+            }
+            buf = ggml_backend_buft_alloc_buffer(buft, std::max<size_t>(total, 1));
+            if (!buf) {
+                fail(BLOOM_ERR_OUT_OF_MEMORY, "cannot allocate %.1f MiB of %s memory for weights", total / 1048576.0,
+                     ggml_backend_buft_name(buft));
+            }
+            ggml_backend_buffer_set_usage(buf, GGML_BACKEND_BUFFER_USAGE_WEIGHTS);
+            m_.buffers.push_back(buf);
+            base = static_cast<uint8_t *>(ggml_backend_buffer_get_base(buf));
+        });
         size_t offset = 0;
         std::vector<float> tmp;
         for (const declared * d : ts) {
-            if (ggml_backend_tensor_alloc(buf, d->tensor, base + offset) != GGML_STATUS_SUCCESS) {
-                fail(BLOOM_ERR_INTERNAL, "cannot place tensor '%s' in a %s buffer", d->src.name.c_str(),
-                     ggml_backend_buft_name(buft));
-            }
-            offset += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
-            if (d->is_vector) {
-                tmp.resize(size_t(d->src.ne0));
-                tensor_to_f32(d->src.type, d->src.data, tmp.data(), d->src.ne0);
-                ggml_backend_tensor_set(d->tensor, tmp.data(), 0, tmp.size() * sizeof(float));
-                progress();
-            } else {
-                GGML_ASSERT(ggml_nbytes(d->tensor) == d->src.n_bytes);
-                ggml_backend_tensor_set(d->tensor, d->src.data, 0, d->src.n_bytes);
-                if (repack || !ggml_backend_buft_is_host(buft)) {
-                    d->src.file->release(d->src.data, d->src.n_bytes);
+            calls.run([&] {
+                if (ggml_backend_tensor_alloc(buf, d->tensor, base + offset) != GGML_STATUS_SUCCESS) {
+                    fail(BLOOM_ERR_INTERNAL, "cannot place tensor '%s' in a %s buffer", d->src.name.c_str(),
+                         ggml_backend_buft_name(buft));
                 }
+                offset += GGML_PAD(ggml_backend_buft_get_alloc_size(buft, d->tensor), align);
+                if (d->is_vector) {
+                    tmp.resize(size_t(d->src.ne0));
+                    tensor_to_f32(d->src.type, d->src.data, tmp.data(), d->src.ne0);
+                    ggml_backend_tensor_set(d->tensor, tmp.data(), 0, tmp.size() * sizeof(float));
+                } else {
+                    GGML_ASSERT(ggml_nbytes(d->tensor) == d->src.n_bytes);
+                    ggml_backend_tensor_set(d->tensor, d->src.data, 0, d->src.n_bytes);
+                }
+            });
+            if (d->is_vector) {
+                progress();
+            } else if (repack || !ggml_backend_buft_is_host(buft)) {
+                d->src.file->release(d->src.data, d->src.n_bytes);
             }
         }
         if (repack) {
@@ -572,6 +631,23 @@ ggml_context * new_meta_context(size_t n_tensors) {
 
 } // namespace
 
+namespace {
+
+// Connects to the RPC servers the params name (bloom-rpc.h); the executor runs calls directly without them.
+void connect_remote(model & m, const bloom_model_params & params) {
+    if (params.rpc_servers && params.rpc_servers_len > 0) {
+        if (params.split_mode == BLOOM_SPLIT_ROW) {
+            fail(BLOOM_ERR_INVALID_ARGUMENT, "split_mode row splits matrices over the GPUs of one host; with RPC "
+                 "servers use split_mode layer");
+        }
+        const auto endpoints = rpc::parse_endpoints(std::string_view(params.rpc_servers, params.rpc_servers_len));
+        m.remote = rpc::connect(endpoints, params.rpc_timeout_ms);
+    }
+    m.remote_calls = std::make_unique<rpc::executor>(m.remote);
+}
+
+} // namespace
+
 std::unique_ptr<model> model::load(const std::string & path, const bloom_model_params & params) {
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
@@ -601,6 +677,7 @@ std::unique_ptr<model> model::load_hf(const std::string & dir, const bloom_model
     }
     log_install_ggml();
     auto m = std::make_unique<model>();
+    connect_remote(*m, params);
     m->hp        = hparams::load_hf(dir + "/config.json");
     m->tokenizer = vocab::load_hf(dir + "/tokenizer.json");
     m->checkpoint = st_checkpoint::open_dir(dir, params.use_mmap);
@@ -635,6 +712,7 @@ std::unique_ptr<model> model::load_hf(const std::string & dir, const bloom_model
 std::unique_ptr<model> model::load_gguf(const std::string & path, const bloom_model_params & params) {
     log_install_ggml();
     auto m = std::make_unique<model>();
+    connect_remote(*m, params);
     m->gguf = gguf_file::open(path, params.use_mmap);
     const gguf_file & f = *m->gguf;
     m->hp = read_gguf_hparams(f);

@@ -5,6 +5,7 @@
 #include "bloom.h"
 #include "bloom-gguf.h"
 #include "bloom-hparams.h"
+#include "bloom-rpc.h"
 #include "bloom-safetensors.h"
 #include "bloom-vocab.h"
 
@@ -99,6 +100,10 @@ struct model {
     ggml_context *                     ctx_mapped = nullptr;  // metadata of tensors used in place
     ggml_context *                     ctx_owned  = nullptr;  // metadata of tensors converted on load
     std::vector<ggml_backend_buffer_t> buffers;
+    // RPC servers whose devices hold layers (null: none), and the executor every ggml call that may reach them runs
+    // on (direct without servers). Set first in a load.
+    std::shared_ptr<rpc::link>         remote;
+    std::unique_ptr<rpc::executor>     remote_calls;
 
     model() = default;
     model(const model &) = delete;

@@ -3,7 +3,8 @@
 // weights, KV cache and graph splits in memory this process cannot address, as on a real GPU: any code that wrote to
 // a device tensor's data pointer or read logits from device memory fails here, and the context's log says where each
 // block's cache went (checked against where its weights went).
-// Built only with -DBLOOM_GGML_RPC=ON (ci/offload-rpc.sh); the library shipped in the jars has no RPC backend.
+// Also the failures of RPC servers: unreachable, of another protocol version, silent past the timeout, and lost
+// between two decodes (the call fails, the process lives on). Built when the library has ggml's RPC backend.
 //
 // Checked against the same model on the CPU alone, on one tiny random checkpoint (f32) and its q8_0 GGUF:
 //  - device listing: the two servers as GPUs, then the CPU;
@@ -98,19 +99,24 @@ pid_t start_server(int port) {
     return pid;
 }
 
-// Registers the server's devices with ggml, as llama.cpp's --rpc does; false if it never came up.
+std::string endpoint_of(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+// Adds the server's devices to the process's device list, as llama.cpp's --rpc does; false if it never came up.
 bool add_server(int port) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!accepts_connections(port)) {
         if (std::chrono::steady_clock::now() > deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    const std::string endpoint = "127.0.0.1:" + std::to_string(port);
-    ggml_backend_reg_t reg = ggml_backend_rpc_add_server(endpoint.c_str());
-    if (!reg) return false;
-    ggml_backend_register(reg);
+    const std::string endpoint = endpoint_of(port);
+    if (bloom_rpc_add_server(endpoint.c_str(), endpoint.size(), 0) != BLOOM_OK) {
+        std::fprintf(stderr, "bloom_rpc_add_server %s: %s\n", endpoint.c_str(), bloom_last_error());
+        return false;
+    }
     return true;
 }
+
+std::string g_servers;  // "127.0.0.1:A,127.0.0.1:B": what every offloading load names in rpc_servers
 
 // ------------------------------------------------------------------------------------------ running models
 
@@ -118,6 +124,7 @@ struct load_opts {
     int32_t n_gpu_layers = -1;
     int32_t main_gpu = 0;
     int32_t split_mode = BLOOM_SPLIT_NONE;
+    std::vector<float> tensor_split = {};
 };
 
 bloom_model * load(const std::string & path, const load_opts & o) {
@@ -125,6 +132,12 @@ bloom_model * load(const std::string & path, const load_opts & o) {
     p.n_gpu_layers = o.n_gpu_layers;
     p.main_gpu = o.main_gpu;
     p.split_mode = o.split_mode;
+    if (o.n_gpu_layers != 0) {
+        p.rpc_servers = g_servers.c_str();
+        p.rpc_servers_len = g_servers.size();
+    }
+    p.tensor_split = o.tensor_split.empty() ? nullptr : o.tensor_split.data();
+    p.n_tensor_split = int32_t(o.tensor_split.size());
     bloom_model * m = nullptr;
     if (bloom_model_load(&m, path.c_str(), path.size(), &p) != BLOOM_OK) {
         ++g_failures;
@@ -278,6 +291,14 @@ void test_placements(const std::string & path, const char * label, double tol) {
         // One unit for two devices: the first takes it (half rounds up); main_gpu 1 holds nothing, so GPU 0 is reported.
         {"layer split of the last block, main_gpu 1", {1, 1, BLOOM_SPLIT_LAYER}, 1, g_gpu_index[0],
          {"1 of 3 layers on RPC0"}},
+        // tensor_split 1:3 of the 4 units: 1 and 3 (the output layer last).
+        {"layer split 1:3 (tensor_split)", {-1, 0, BLOOM_SPLIT_LAYER, {1.0f, 3.0f}}, k_n_layer, g_gpu_index[0],
+         {"1 of 3 layers on RPC0", "2 of 3 layers and the output layer on RPC1"}},
+        // The first block on the CPU, one block on each server (the local CPU and both hosts).
+        {"the first block on the CPU, one on each server", {2, 0, BLOOM_SPLIT_LAYER, {1.0f, 1.0f}}, 2, g_gpu_index[0],
+         {"1 of 3 layers on RPC0", "1 of 3 layers on RPC1"}},
+        {"all on the second server (tensor_split 0,1)", {k_n_layer, 0, BLOOM_SPLIT_LAYER, {0.0f, 1.0f}}, k_n_layer,
+         g_gpu_index[1], {"3 of 3 layers on RPC1"}},
     };
     for (const placement_case & c : cases) {
         g_log.clear();
@@ -356,15 +377,205 @@ void test_placements(const std::string & path, const char * label, double tol) {
 void test_refusals(const std::string & path) {
     bloom_model_params p = bloom_model_default_params();
     bloom_model * m = nullptr;
+    p.rpc_servers = g_servers.c_str();
+    p.rpc_servers_len = g_servers.size();
     p.main_gpu = 2;
     CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_INVALID_ARGUMENT);
     CHECK(std::strstr(bloom_last_error(), "main_gpu 2") != nullptr);
     CHECK(m == nullptr);
     p = bloom_model_default_params();
-    p.split_mode = BLOOM_SPLIT_ROW;  // ggml's RPC backend has no split buffer type (CUDA has)
-    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_UNSUPPORTED);
-    CHECK(std::strstr(bloom_last_error(), "split buffer type") != nullptr);
+    p.rpc_servers = g_servers.c_str();
+    p.rpc_servers_len = g_servers.size();
+    p.split_mode = BLOOM_SPLIT_ROW;  // rows split over the GPUs of one host only
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(bloom_last_error(), "split_mode layer") != nullptr);
     CHECK(m == nullptr);
+    const float too_many[3] = {1, 1, 1};
+    p.split_mode = BLOOM_SPLIT_LAYER;
+    p.tensor_split = too_many;
+    p.n_tensor_split = 3;
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(bloom_last_error(), "3 proportions but the load uses 2 GPUs") != nullptr);
+    const float negative[2] = {1, -1};
+    p.tensor_split = negative;
+    p.n_tensor_split = 2;
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_INVALID_ARGUMENT);
+    CHECK(std::strstr(bloom_last_error(), "tensor_split[1]") != nullptr);
+    const char * bad_lists[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "host:12ab", ",127.0.0.1:5",
+                                "127.0.0.1:5,127.0.0.1:5"};
+    for (const char * list : bad_lists) {
+        p = bloom_model_default_params();
+        p.rpc_servers = list;
+        p.rpc_servers_len = std::strlen(list);
+        CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_ERR_INVALID_ARGUMENT);
+        CHECK(m == nullptr);
+    }
+    // Servers added to the process serve only the loads that name them.
+    p = bloom_model_default_params();
+    CHECK_EQ(bloom_model_load(&m, path.c_str(), path.size(), &p), BLOOM_OK);
+    if (m) {
+        bloom_model_info info;
+        bloom_model_get_info(&info, m);
+        CHECK_EQ(info.n_gpu_layers, 0);
+        bloom_model_free(m);
+    }
+}
+
+// ------------------------------------------------------------------------------------------ servers that fail
+
+// A stand-in server on a free port, run by a thread: it accepts one connection and then answers ggml's HELLO with
+// protocol version 6.0.0 (version_6), or never answers (silent).
+struct fake_server {
+    int listen_fd = -1;
+    int port = 0;
+    std::thread thread;
+
+    explicit fake_server(bool version_6) {
+        listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(a);
+        if (::bind(listen_fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || ::listen(listen_fd, 4) != 0 ||
+            ::getsockname(listen_fd, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
+            std::perror("fake_server");
+            std::exit(2);
+        }
+        port = ntohs(a.sin_port);
+        thread = std::thread([this, version_6] {
+            // The client's probe connects and closes first; ggml's connection is the one that sends HELLO.
+            for (;;) {
+                const int c = ::accept(listen_fd, nullptr, nullptr);
+                if (c < 0) return;
+                uint8_t cmd = 0;
+                uint64_t size = 0;
+                if (::recv(c, &cmd, 1, MSG_WAITALL) != 1 || ::recv(c, &size, 8, MSG_WAITALL) != 8 || size > 4096) {
+                    ::close(c);
+                    continue;
+                }
+                std::vector<uint8_t> request(size);
+                if (size && ::recv(c, request.data(), size, MSG_WAITALL) != ssize_t(size)) {
+                    ::close(c);
+                    continue;
+                }
+                if (version_6) {
+                    // The reply of a server of another major version: its size as this client expects it
+                    // (version bytes, padding, capabilities of the request's size), major 6.
+                    std::vector<uint8_t> reply(4 + size, 0);
+                    reply[0] = 6;
+                    const uint64_t n = reply.size();
+                    (void) !::send(c, &n, 8, MSG_NOSIGNAL);
+                    (void) !::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+                    ::usleep(200 * 1000);
+                    ::close(c);
+                } else {
+                    ::usleep(3 * 1000 * 1000);  // silent past the client's timeout
+                    ::close(c);
+                }
+                return;
+            }
+        });
+    }
+    ~fake_server() {
+        ::shutdown(listen_fd, SHUT_RDWR);
+        ::close(listen_fd);
+        thread.join();
+    }
+};
+
+int32_t load_from(const std::string & path, const std::string & servers, bloom_model ** m, int32_t timeout_ms = 0) {
+    bloom_model_params p = bloom_model_default_params();
+    p.rpc_servers = servers.c_str();
+    p.rpc_servers_len = servers.size();
+    if (timeout_ms > 0) p.rpc_timeout_ms = timeout_ms;
+    *m = nullptr;
+    return bloom_model_load(m, path.c_str(), path.size(), &p);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void expect_error(const char * what, int32_t status, std::initializer_list<std::string> needles, double seconds,
+                  double limit) {
+    const std::string message = bloom_last_error();
+    std::printf("%-28s %.2f s: %s\n", what, seconds, message.c_str());
+    CHECK_EQ(status, int32_t(BLOOM_ERR_REMOTE));
+    for (const std::string & n : needles) {
+        if (message.find(n) == std::string::npos) {
+            ++g_failures;
+            std::fprintf(stderr, "%s: no '%s' in: %s\n", what, n.c_str(), message.c_str());
+        }
+    }
+    CHECK(seconds < limit);
+}
+
+void test_unreachable_and_foreign(const std::string & path) {
+    bloom_model * m = nullptr;
+    int ports[2];
+    free_ports(ports);  // nothing listens there
+    auto t0 = std::chrono::steady_clock::now();
+    int32_t st = load_from(path, g_servers + "," + endpoint_of(ports[0]), &m);
+    expect_error("unreachable server", st, {endpoint_of(ports[0]), "connection refused"}, seconds_since(t0), 3);
+    CHECK(m == nullptr);
+    {
+        fake_server v6(true);
+        t0 = std::chrono::steady_clock::now();
+        st = load_from(path, endpoint_of(v6.port), &m);
+        expect_error("protocol 6 server", st, {endpoint_of(v6.port), "6.0.0", "7.0.0"}, seconds_since(t0), 3);
+        CHECK(m == nullptr);
+    }
+    {
+        fake_server silent(false);
+        t0 = std::chrono::steady_clock::now();
+        st = load_from(path, endpoint_of(silent.port), &m, 500);
+        expect_error("silent server", st, {endpoint_of(silent.port), "did not answer", "500 ms"}, seconds_since(t0), 2);
+        CHECK(m == nullptr);
+    }
+}
+
+// A server killed between two decodes: the next decode fails naming it, later calls fail at once, freeing returns,
+// and the process (and the other servers) go on.
+void test_lost_server(const std::string & path, int port, pid_t pid) {
+    bloom_model * m = nullptr;
+    if (load_from(path, endpoint_of(port), &m) != BLOOM_OK || !m) {
+        ++g_failures;
+        std::fprintf(stderr, "load on the third server: %s\n", bloom_last_error());
+        return;
+    }
+    bloom_context_params cp = bloom_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 1;
+    bloom_context * ctx = nullptr;
+    CHECK_EQ(bloom_context_init(&ctx, m, &cp), BLOOM_OK);
+    if (ctx) {
+        CHECK_EQ(bloom_context_decode(ctx, k_prompt.data(), k_prompt.size(), false), BLOOM_OK);
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        const int32_t t = 5;
+        auto t0 = std::chrono::steady_clock::now();
+        int32_t st = bloom_context_decode(ctx, &t, 1, false);
+        expect_error("server lost mid-decode", st, {endpoint_of(port), "lost"}, seconds_since(t0), 10);
+        t0 = std::chrono::steady_clock::now();
+        st = bloom_context_decode(ctx, &t, 1, false);
+        expect_error("the next decode", st, {endpoint_of(port)}, seconds_since(t0), 1);
+        t0 = std::chrono::steady_clock::now();
+        bloom_context_free(ctx);
+        CHECK(seconds_since(t0) < 1);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    bloom_model_free(m);
+    CHECK(seconds_since(t0) < 1);
+    t0 = std::chrono::steady_clock::now();
+    const int32_t st = load_from(path, endpoint_of(port), &m);
+    expect_error("loading on it again", st, {endpoint_of(port), "lost earlier"}, seconds_since(t0), 1);
+    // The other servers still serve.
+    bloom_model * other = load(path, {-1, 0, BLOOM_SPLIT_LAYER});
+    if (other) {
+        const run_result r = run(other, BLOOM_KV_AUTO);
+        CHECK_EQ(r.generated.size(), size_t(8));
+        bloom_model_free(other);
+    }
 }
 
 void test_bench_on_device() {
@@ -380,11 +591,16 @@ void test_bench_on_device() {
 
 int main() {
     // The servers first, before this process has threads (fork copies only the calling one).
-    int ports[2];
+    // A write to a lost server's connection raises SIGPIPE, which a C program must ignore (bloom.h).
+    ::signal(SIGPIPE, SIG_IGN);
+    int ports[2], spare[2];
     free_ports(ports);
-    const pid_t servers[2] = {start_server(ports[0]), start_server(ports[1])};
+    free_ports(spare);
+    // The third server is killed by test_lost_server.
+    const pid_t servers[3] = {start_server(ports[0]), start_server(ports[1]), start_server(spare[0])};
     bool up = true;
     for (int port : ports) up = up && add_server(port);
+    g_servers = endpoint_of(ports[0]) + "," + endpoint_of(ports[1]);
     if (!up) {
         std::fprintf(stderr, "an RPC server did not come up\n");
         ++g_failures;
@@ -409,6 +625,8 @@ int main() {
             test_placements(q8, "q8_0", 1e-5);
             test_refusals(ck);
             test_bench_on_device();
+            test_unreachable_and_foreign(ck);
+            test_lost_server(ck, spare[0], servers[2]);
         }
         if (g_failures == 0) {
             const std::string cmd = "rm -rf '" + dir + "'";

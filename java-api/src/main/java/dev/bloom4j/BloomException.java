@@ -26,7 +26,8 @@ import java.util.Objects;
  */
 public abstract sealed class BloomException extends RuntimeException
         permits InvalidArgumentException, ModelNotFoundException, ModelFormatException, BloomOutOfMemoryException,
-        ContextFullException, CancelledException, ConcurrentUseException, BloomInternalException {
+        ContextFullException, CancelledException, ConcurrentUseException, RemoteDeviceException,
+        BloomInternalException {
 
     private final BloomStatus status;
     private final String nativeMessage;

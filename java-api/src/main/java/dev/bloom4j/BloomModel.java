@@ -81,6 +81,8 @@ public final class BloomModel implements AutoCloseable {
      * @throws ModelFormatException       a file is corrupt, or valid but unsupported by this build
      * @throws BloomOutOfMemoryException  the weights do not fit
      * @throws CancelledException         the progress listener threw (its exception is the cause)
+     * @throws RemoteDeviceException      an RPC server of {@link LoadOptions#rpcServers()} cannot be reached, speaks
+     *                                    another protocol version, or did not answer in time
      */
     public static BloomModel load(Path path, LoadOptions options) {
         Objects.requireNonNull(path, "path");
@@ -99,6 +101,21 @@ public final class BloomModel implements AutoCloseable {
             bloom_model_params.n_gpu_layers(params, options.gpuLayers());
             bloom_model_params.main_gpu(params, options.mainGpu());
             bloom_model_params.split_mode(params, options.splitMode().code());
+            if (!options.rpcServers().isEmpty()) {
+                MemorySegment servers = Native.utf8(tmp, String.join(",", options.rpcServers()));
+                bloom_model_params.rpc_servers(params, servers);
+                bloom_model_params.rpc_servers_len(params, servers.byteSize());
+            }
+            if (!options.tensorSplit().isEmpty()) {
+                float[] shares = new float[options.tensorSplit().size()];
+                for (int i = 0; i < shares.length; i++) {
+                    shares[i] = options.tensorSplit().get(i).floatValue();
+                }
+                bloom_model_params.tensor_split(params, tmp.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT,
+                        shares));
+                bloom_model_params.n_tensor_split(params, shares.length);
+            }
+            bloom_model_params.rpc_timeout_ms(params, Math.toIntExact(options.rpcTimeout().toMillis()));
             ProgressRelay relay = null;
             if (options.progress() != null) {
                 relay = new ProgressRelay(options.progress());

@@ -54,8 +54,10 @@ public final class BloomRuntime {
     }
 
     /**
-     * The compute devices the library can use, GPUs first, the CPU last. A CUDA-enabled library on a machine with
-     * no GPU or no driver lists the CPU alone, and models then run there.
+     * The compute devices the library can use: GPUs, then the CPU, then the devices of the RPC servers added to this
+     * process so far ({@link #addRpcServer}, or a load with {@link LoadOptions#rpcServers()}), named {@code RPC<n>},
+     * described by their server's {@code host:port}. A CUDA-enabled library on a machine with no GPU or no driver
+     * lists no GPU, and models then run on the CPU.
      */
     public static List<Device> devices() {
         Native.init();
@@ -114,6 +116,61 @@ public final class BloomRuntime {
             Native.check(bloom_h.bloom_bench_copy(out, device.index(), bytes, threads, reps));
             return out.get(java.lang.foreign.ValueLayout.JAVA_DOUBLE, 0);
         }
+    }
+
+    /**
+     * Connects to a ggml RPC server ({@code bloom rpc-server} or llama.cpp's {@code rpc-server}) and adds its devices
+     * to {@link #devices()}, e.g. to list their memory before a load ({@code bloom devices --rpc}). Adding a server
+     * twice is a no-op. Models use a server's devices only when {@link LoadOptions#rpcServers()} names it. The
+     * connection stays open until the JVM exits (ggml shares one per server); a server serves one client at a time.
+     *
+     * @param server {@code "host:port"}
+     * @param timeout bound on reaching the server and on its handshake
+     * @throws RemoteDeviceException the server cannot be reached, speaks another ggml RPC protocol version, or does
+     *                               not answer in time; the message names it
+     * @throws InvalidArgumentException {@code server} is not {@code host:port}
+     */
+    public static void addRpcServer(String server, java.time.Duration timeout) {
+        java.util.Objects.requireNonNull(server, "server");
+        Native.init();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment text = Native.utf8(arena, server);
+            Native.check(bloom_h.bloom_rpc_add_server(text, text.byteSize(), Math.toIntExact(timeout.toMillis())));
+        }
+    }
+
+    /**
+     * Serves devices of this host to ggml RPC clients ({@code --rpc} of bloom4j or llama.cpp) and does not return
+     * while it serves: run it on a thread of its own, or as {@code bloom rpc-server}. The protocol has neither
+     * authentication nor encryption: bind a loopback or private address on a trusted network only. One client at a
+     * time.
+     *
+     * @param host     the IPv4 address to listen on: {@code 127.0.0.1} (this host only) or e.g. {@code 0.0.0.0}
+     * @param port     the TCP port
+     * @param devices  names of the devices to serve, as {@link Device#name()} gives them ({@code CPU},
+     *                 {@code CUDA0}); empty for every GPU of this host, or the CPU without one
+     * @param threads  CPU threads (0 = all cores)
+     * @param cacheDir where the server keeps large tensors it received, so that a client loading the same weights
+     *                 again sends only their hashes; {@code null} for none
+     * @throws InvalidArgumentException an address that is not IPv4, or an unknown device name
+     * @throws ModelNotFoundException   the port cannot be bound (in use, or a privileged port)
+     */
+    public static void serveRpc(String host, int port, List<String> devices, int threads, Path cacheDir) {
+        Native.init();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment endpoint = Native.utf8(arena, host + ":" + port);
+            MemorySegment names = Native.utf8(arena, String.join(",", devices));
+            MemorySegment cache = cacheDir == null ? MemorySegment.NULL : Native.utf8(arena, cacheDir.toString());
+            Native.check(bloom_h.bloom_rpc_serve(endpoint, endpoint.byteSize(), names, names.byteSize(), threads,
+                    cache, cacheDir == null ? 0 : cache.byteSize()));
+        }
+    }
+
+    /** The ggml RPC protocol version this library speaks, e.g. {@code "7.0.0"}; empty without RPC support. */
+    public static Optional<String> rpcProtocolVersion() {
+        Native.init();
+        int v = bloom_h.bloom_rpc_protocol_version();
+        return v < 0 ? Optional.empty() : Optional.of(v / 10000 + "." + v / 100 % 100 + "." + v % 100);
     }
 
     private static LoadedLibrary loaded() {

@@ -37,7 +37,12 @@ public enum BloomStatus {
     /** A native context was entered by two threads at once. */
     BUSY(bloom_h.BLOOM_ERR_BUSY()),
     /** A bug in the native library. */
-    INTERNAL(bloom_h.BLOOM_ERR_INTERNAL());
+    INTERNAL(bloom_h.BLOOM_ERR_INTERNAL()),
+    /**
+     * An RPC server is unreachable, speaks another ggml RPC protocol version, did not answer in time, or was lost
+     * while a model used it.
+     */
+    REMOTE(bloom_h.BLOOM_ERR_REMOTE());
 
     private final int code;
 

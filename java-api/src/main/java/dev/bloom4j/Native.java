@@ -119,6 +119,7 @@ final class Native {
             case CONTEXT_FULL -> new ContextFullException(status, message, nativeMessage, cause);
             case CANCELLED -> new CancelledException(status, message, nativeMessage, cause);
             case BUSY -> new ConcurrentUseException(status, message, nativeMessage, cause);
+            case REMOTE -> new RemoteDeviceException(status, message, nativeMessage, cause);
             case BUFFER_TOO_SMALL, INTERNAL -> new BloomInternalException(status, message, nativeMessage, cause);
         };
     }

@@ -253,6 +253,7 @@ class BloomModelTest {
                 case CONTEXT_FULL -> ContextFullException.class;
                 case CANCELLED -> CancelledException.class;
                 case BUSY -> ConcurrentUseException.class;
+                case REMOTE -> RemoteDeviceException.class;
                 case BUFFER_TOO_SMALL, INTERNAL -> BloomInternalException.class;
             };
             assertInstanceOf(expected, e);

@@ -18,10 +18,11 @@ import picocli.CommandLine.ParentCommand;
         sortOptions = false,
         description = {
             "List the compute devices the native library can use: the GPUs of a CUDA-enabled library (none in a "
-                    + "CPU-only build, or without a GPU or driver), then the CPU. --main-gpu counts the GPU lines "
-                    + "from 0.",
+                    + "CPU-only build, or without a GPU or driver), then the CPU, then the devices of the --rpc "
+                    + "servers (RPC0, RPC1, ..., described by their host:port). --main-gpu and --tensor-split count "
+                    + "the GPU lines from 0 (the RPC devices are GPU lines).",
             ""},
-        footer = {"", "Example:", "  bloom devices --json"})
+        footer = {"", "Examples:", "  bloom devices --json", "  bloom devices --rpc 10.0.0.2:50052,10.0.0.3:50052"})
 final class DevicesCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -31,8 +32,19 @@ final class DevicesCommand implements Callable<Integer> {
             + "\"description\", \"type\", \"memory_free\", \"memory_total\"}, ...]} instead of a table.")
     boolean json;
 
+    @Option(names = "--rpc", paramLabel = "HOST:PORT", split = ",",
+            description = "ggml RPC servers (`bloom rpc-server`) to connect to and list with their free memory.")
+    List<String> rpc = new ArrayList<>();
+
+    @Option(names = "--rpc-timeout", paramLabel = "MS",
+            description = "How long to wait for each server, in milliseconds. Default: ${DEFAULT-VALUE}.")
+    long rpcTimeoutMs = 5000;
+
     @Override
     public Integer call() {
+        for (String server : rpc) {
+            BloomRuntime.addRpcServer(server, java.time.Duration.ofMillis(rpcTimeoutMs));
+        }
         List<Device> devices = BloomRuntime.devices();
         if (json) {
             List<Map<String, Object>> list = new ArrayList<>();

@@ -48,7 +48,7 @@ import picocli.CommandLine.ScopeType;
         subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, LogprobsCommand.class,
                 PerplexityCommand.class, ConvertCommand.class, InitRandomCommand.class, InfoCommand.class,
                 DevicesCommand.class, BatchedBenchCommand.class, ServeCommand.class, BenchServeCommand.class,
-                CommandLine.HelpCommand.class},
+                RpcServerCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
 public final class Main implements Runnable {
 

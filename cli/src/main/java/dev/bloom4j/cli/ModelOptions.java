@@ -7,6 +7,9 @@ import dev.bloom4j.checkpoint.RandomCheckpoint;
 import java.io.Console;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** {@code --model} and how a command loads it; shared by every command as a picocli mixin. */
@@ -55,6 +58,27 @@ final class ModelOptions {
                     + "their KV cache spread over the GPUs in proportion to their free memory). Default: ${DEFAULT-VALUE}.")
     LoadOptions.SplitMode splitMode;
 
+    @Option(names = "--rpc", paramLabel = "HOST:PORT", split = ",",
+            description = {
+                "ggml RPC servers (`bloom rpc-server`, or llama.cpp's rpc-server of the same ggml version) whose "
+                        + "devices join this host's GPUs, e.g. --rpc 10.0.0.2:50052,10.0.0.3:50052. With "
+                        + "--split-mode layer the blocks and their KV cache spread over the host's GPUs and the "
+                        + "servers' devices (--tensor-split sets the shares); --gpu-layers N sends the last N blocks "
+                        + "there and keeps the first ones on this CPU. `bloom devices --rpc ...` lists the servers' "
+                        + "devices. The protocol has no authentication and no encryption: trusted networks only."})
+    List<String> rpc = new ArrayList<>();
+
+    @Option(names = "--tensor-split", paramLabel = "P", split = ",",
+            description = "With --split-mode layer: the share of the offloaded blocks each GPU takes, one proportion "
+                    + "per GPU in order (this host's GPUs, then each --rpc server's devices), as llama.cpp's "
+                    + "--tensor-split, e.g. 3,1. Default: in proportion to their free memory.")
+    List<Double> tensorSplit = new ArrayList<>();
+
+    @Option(names = "--rpc-timeout", paramLabel = "MS",
+            description = "How long to wait for each --rpc server to accept the connection and answer the handshake, "
+                    + "in milliseconds. Default: ${DEFAULT-VALUE}.")
+    long rpcTimeoutMs = 5000;
+
     /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */
     BloomModel load(Main main) throws IOException {
         Path directory = model;
@@ -67,7 +91,8 @@ final class ModelOptions {
             main.err.println(RANDOM_NOTICE);
         }
         LoadOptions.Builder options = LoadOptions.builder().memoryMap(!noMmap).repack(!noRepack)
-                .gpuLayers(gpuLayers).mainGpu(mainGpu).splitMode(splitMode);
+                .gpuLayers(gpuLayers).mainGpu(mainGpu).splitMode(splitMode).rpcServers(rpc).tensorSplit(tensorSplit)
+                .rpcTimeout(Duration.ofMillis(rpcTimeoutMs));
         Console console = System.console();
         ProgressBar bar = null;
         if (console != null && console.isTerminal()) {

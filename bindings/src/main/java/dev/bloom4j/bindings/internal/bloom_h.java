@@ -292,6 +292,15 @@ public class bloom_h extends bloom_h$shared {
     public static int BLOOM_ERR_INTERNAL() {
         return BLOOM_ERR_INTERNAL;
     }
+    private static final int BLOOM_ERR_REMOTE = (int)-11L;
+    /**
+     * {@snippet lang=c :
+     * enum bloom_status.BLOOM_ERR_REMOTE = -11
+     * }
+     */
+    public static int BLOOM_ERR_REMOTE() {
+        return BLOOM_ERR_REMOTE;
+    }
 
     private static class bloom_status_string {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -987,6 +996,192 @@ public class bloom_h extends bloom_h$shared {
                 traceDowncall("bloom_device_get_info", out_info, index);
             }
             return (int)mh$.invokeExact(out_info, index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_rpc_add_server {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_rpc_add_server");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_add_server(const char *endpoint, size_t endpoint_len, int32_t timeout_ms)
+     * }
+     */
+    public static FunctionDescriptor bloom_rpc_add_server$descriptor() {
+        return bloom_rpc_add_server.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_add_server(const char *endpoint, size_t endpoint_len, int32_t timeout_ms)
+     * }
+     */
+    public static MethodHandle bloom_rpc_add_server$handle() {
+        return bloom_rpc_add_server.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_add_server(const char *endpoint, size_t endpoint_len, int32_t timeout_ms)
+     * }
+     */
+    public static MemorySegment bloom_rpc_add_server$address() {
+        return bloom_rpc_add_server.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_add_server(const char *endpoint, size_t endpoint_len, int32_t timeout_ms)
+     * }
+     */
+    public static int bloom_rpc_add_server(MemorySegment endpoint, long endpoint_len, int timeout_ms) {
+        var mh$ = bloom_rpc_add_server.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_rpc_add_server", endpoint, endpoint_len, timeout_ms);
+            }
+            return (int)mh$.invokeExact(endpoint, endpoint_len, timeout_ms);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_rpc_serve {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG,
+            bloom_h.C_INT,
+            bloom_h.C_POINTER,
+            bloom_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_rpc_serve");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_serve(const char *endpoint, size_t endpoint_len, const char *devices, size_t devices_len, int32_t n_threads, const char *cache_dir, size_t cache_dir_len)
+     * }
+     */
+    public static FunctionDescriptor bloom_rpc_serve$descriptor() {
+        return bloom_rpc_serve.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_serve(const char *endpoint, size_t endpoint_len, const char *devices, size_t devices_len, int32_t n_threads, const char *cache_dir, size_t cache_dir_len)
+     * }
+     */
+    public static MethodHandle bloom_rpc_serve$handle() {
+        return bloom_rpc_serve.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_serve(const char *endpoint, size_t endpoint_len, const char *devices, size_t devices_len, int32_t n_threads, const char *cache_dir, size_t cache_dir_len)
+     * }
+     */
+    public static MemorySegment bloom_rpc_serve$address() {
+        return bloom_rpc_serve.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_serve(const char *endpoint, size_t endpoint_len, const char *devices, size_t devices_len, int32_t n_threads, const char *cache_dir, size_t cache_dir_len)
+     * }
+     */
+    public static int bloom_rpc_serve(MemorySegment endpoint, long endpoint_len, MemorySegment devices, long devices_len, int n_threads, MemorySegment cache_dir, long cache_dir_len) {
+        var mh$ = bloom_rpc_serve.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_rpc_serve", endpoint, endpoint_len, devices, devices_len, n_threads, cache_dir, cache_dir_len);
+            }
+            return (int)mh$.invokeExact(endpoint, endpoint_len, devices, devices_len, n_threads, cache_dir, cache_dir_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class bloom_rpc_protocol_version {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            bloom_h.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bloom_rpc_protocol_version");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_protocol_version()
+     * }
+     */
+    public static FunctionDescriptor bloom_rpc_protocol_version$descriptor() {
+        return bloom_rpc_protocol_version.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_protocol_version()
+     * }
+     */
+    public static MethodHandle bloom_rpc_protocol_version$handle() {
+        return bloom_rpc_protocol_version.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_protocol_version()
+     * }
+     */
+    public static MemorySegment bloom_rpc_protocol_version$address() {
+        return bloom_rpc_protocol_version.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t bloom_rpc_protocol_version()
+     * }
+     */
+    public static int bloom_rpc_protocol_version() {
+        var mh$ = bloom_rpc_protocol_version.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bloom_rpc_protocol_version");
+            }
+            return (int)mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -23,6 +23,11 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     bool repack;
  *     bloom_progress_callback progress_callback;
  *     void *progress_user_data;
+ *     const char *rpc_servers;
+ *     size_t rpc_servers_len;
+ *     const float *tensor_split;
+ *     int32_t n_tensor_split;
+ *     int32_t rpc_timeout_ms;
  * }
  * }
  */
@@ -41,7 +46,12 @@ public class bloom_model_params {
         bloom_h.C_BOOL.withName("repack"),
         MemoryLayout.paddingLayout(6),
         bloom_h.C_POINTER.withName("progress_callback"),
-        bloom_h.C_POINTER.withName("progress_user_data")
+        bloom_h.C_POINTER.withName("progress_user_data"),
+        bloom_h.C_POINTER.withName("rpc_servers"),
+        bloom_h.C_LONG.withName("rpc_servers_len"),
+        bloom_h.C_POINTER.withName("tensor_split"),
+        bloom_h.C_INT.withName("n_tensor_split"),
+        bloom_h.C_INT.withName("rpc_timeout_ms")
     ).withName("bloom_model_params");
 
     /**
@@ -401,6 +411,226 @@ public class bloom_model_params {
      */
     public static void progress_user_data(MemorySegment struct, MemorySegment fieldValue) {
         struct.set(progress_user_data$LAYOUT, progress_user_data$OFFSET, fieldValue);
+    }
+
+    private static final AddressLayout rpc_servers$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("rpc_servers"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * const char *rpc_servers
+     * }
+     */
+    public static final AddressLayout rpc_servers$layout() {
+        return rpc_servers$LAYOUT;
+    }
+
+    private static final long rpc_servers$OFFSET = $LAYOUT.byteOffset(groupElement("rpc_servers"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * const char *rpc_servers
+     * }
+     */
+    public static final long rpc_servers$offset() {
+        return rpc_servers$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * const char *rpc_servers
+     * }
+     */
+    public static MemorySegment rpc_servers(MemorySegment struct) {
+        return struct.get(rpc_servers$LAYOUT, rpc_servers$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * const char *rpc_servers
+     * }
+     */
+    public static void rpc_servers(MemorySegment struct, MemorySegment fieldValue) {
+        struct.set(rpc_servers$LAYOUT, rpc_servers$OFFSET, fieldValue);
+    }
+
+    private static final OfLong rpc_servers_len$LAYOUT = (OfLong)$LAYOUT.select(groupElement("rpc_servers_len"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * size_t rpc_servers_len
+     * }
+     */
+    public static final OfLong rpc_servers_len$layout() {
+        return rpc_servers_len$LAYOUT;
+    }
+
+    private static final long rpc_servers_len$OFFSET = $LAYOUT.byteOffset(groupElement("rpc_servers_len"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * size_t rpc_servers_len
+     * }
+     */
+    public static final long rpc_servers_len$offset() {
+        return rpc_servers_len$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * size_t rpc_servers_len
+     * }
+     */
+    public static long rpc_servers_len(MemorySegment struct) {
+        return struct.get(rpc_servers_len$LAYOUT, rpc_servers_len$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * size_t rpc_servers_len
+     * }
+     */
+    public static void rpc_servers_len(MemorySegment struct, long fieldValue) {
+        struct.set(rpc_servers_len$LAYOUT, rpc_servers_len$OFFSET, fieldValue);
+    }
+
+    private static final AddressLayout tensor_split$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("tensor_split"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * const float *tensor_split
+     * }
+     */
+    public static final AddressLayout tensor_split$layout() {
+        return tensor_split$LAYOUT;
+    }
+
+    private static final long tensor_split$OFFSET = $LAYOUT.byteOffset(groupElement("tensor_split"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * const float *tensor_split
+     * }
+     */
+    public static final long tensor_split$offset() {
+        return tensor_split$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * const float *tensor_split
+     * }
+     */
+    public static MemorySegment tensor_split(MemorySegment struct) {
+        return struct.get(tensor_split$LAYOUT, tensor_split$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * const float *tensor_split
+     * }
+     */
+    public static void tensor_split(MemorySegment struct, MemorySegment fieldValue) {
+        struct.set(tensor_split$LAYOUT, tensor_split$OFFSET, fieldValue);
+    }
+
+    private static final OfInt n_tensor_split$LAYOUT = (OfInt)$LAYOUT.select(groupElement("n_tensor_split"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t n_tensor_split
+     * }
+     */
+    public static final OfInt n_tensor_split$layout() {
+        return n_tensor_split$LAYOUT;
+    }
+
+    private static final long n_tensor_split$OFFSET = $LAYOUT.byteOffset(groupElement("n_tensor_split"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t n_tensor_split
+     * }
+     */
+    public static final long n_tensor_split$offset() {
+        return n_tensor_split$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t n_tensor_split
+     * }
+     */
+    public static int n_tensor_split(MemorySegment struct) {
+        return struct.get(n_tensor_split$LAYOUT, n_tensor_split$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t n_tensor_split
+     * }
+     */
+    public static void n_tensor_split(MemorySegment struct, int fieldValue) {
+        struct.set(n_tensor_split$LAYOUT, n_tensor_split$OFFSET, fieldValue);
+    }
+
+    private static final OfInt rpc_timeout_ms$LAYOUT = (OfInt)$LAYOUT.select(groupElement("rpc_timeout_ms"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t rpc_timeout_ms
+     * }
+     */
+    public static final OfInt rpc_timeout_ms$layout() {
+        return rpc_timeout_ms$LAYOUT;
+    }
+
+    private static final long rpc_timeout_ms$OFFSET = $LAYOUT.byteOffset(groupElement("rpc_timeout_ms"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t rpc_timeout_ms
+     * }
+     */
+    public static final long rpc_timeout_ms$offset() {
+        return rpc_timeout_ms$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t rpc_timeout_ms
+     * }
+     */
+    public static int rpc_timeout_ms(MemorySegment struct) {
+        return struct.get(rpc_timeout_ms$LAYOUT, rpc_timeout_ms$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t rpc_timeout_ms
+     * }
+     */
+    public static void rpc_timeout_ms(MemorySegment struct, int fieldValue) {
+        struct.set(rpc_timeout_ms$LAYOUT, rpc_timeout_ms$OFFSET, fieldValue);
     }
 
     /**
