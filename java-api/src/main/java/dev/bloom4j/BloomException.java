@@ -25,8 +25,9 @@ import java.util.Objects;
  * {@link IllegalArgumentException} instead.
  */
 public abstract sealed class BloomException extends RuntimeException
-        permits InvalidArgumentException, ModelNotFoundException, ModelFormatException, BloomOutOfMemoryException,
-        ContextFullException, CancelledException, ConcurrentUseException, BloomInternalException {
+        permits InvalidArgumentException, ModelNotFoundException, ModelDownloadException, ModelFormatException,
+        BloomOutOfMemoryException, ContextFullException, CancelledException, ConcurrentUseException,
+        BloomInternalException {
 
     private final BloomStatus status;
     private final String nativeMessage;
