@@ -31,14 +31,27 @@ final class HubClient {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HubConfig config;
-    private final HttpClient http;
+    private volatile HttpClient http; // made on first use: a path or an offline name needs no client and its thread
 
     HubClient(HubConfig config) {
         this.config = Objects.requireNonNull(config, "config");
-        this.http = HttpClient.newBuilder()
-                .followRedirects(HttpClient.Redirect.NEVER) // followed by hand: the hub's headers matter
-                .connectTimeout(CONNECT_TIMEOUT)
-                .build();
+    }
+
+    private HttpClient http() {
+        HttpClient h = http;
+        if (h == null) {
+            synchronized (this) {
+                h = http;
+                if (h == null) {
+                    h = HttpClient.newBuilder()
+                            .followRedirects(HttpClient.Redirect.NEVER) // followed by hand: the hub's headers matter
+                            .connectTimeout(CONNECT_TIMEOUT)
+                            .build();
+                    http = h;
+                }
+            }
+        }
+        return h;
     }
 
     /** A repository at one commit: the commit hash and every file path in it. */
@@ -57,8 +70,17 @@ final class HubClient {
     RepoInfo repoInfo(HubName name) {
         URI uri = URI.create(config.endpoint() + "/api/models/" + name.repository() + "/revision/"
                 + encode(name.revision()));
-        HttpResponse<byte[]> response = send(request(uri).GET().timeout(ANSWER_TIMEOUT).build(),
-                HttpResponse.BodyHandlers.ofByteArray(), name, null);
+        HttpResponse<byte[]> response;
+        for (int hop = 0; ; hop++) {
+            response = send(request(uri).GET().timeout(ANSWER_TIMEOUT).build(),
+                    HttpResponse.BodyHandlers.ofByteArray(), name, null);
+            String location = response.headers().firstValue("Location").orElse(null);
+            if (isRedirect(response.statusCode()) && location != null && hop < MAX_REDIRECTS) {
+                uri = uri.resolve(location); // a renamed or moved repository
+                continue;
+            }
+            break;
+        }
         if (response.statusCode() != 200) {
             throw failure(response, name, null);
         }
@@ -174,7 +196,7 @@ final class HubClient {
     private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler, HubName name,
                                      String file) {
         try {
-            return http.send(request, handler);
+            return http().send(request, handler);
         } catch (IOException e) {
             throw networkFailure(name, file, e);
         } catch (InterruptedException e) {

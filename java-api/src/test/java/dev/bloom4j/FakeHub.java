@@ -48,6 +48,7 @@ final class FakeHub implements AutoCloseable {
     private final HttpServer server;
     private final Map<String, Repo> repos = new ConcurrentHashMap<>();
     private final Map<String, byte[]> content = new ConcurrentHashMap<>();
+    private final Map<String, String> renamed = new ConcurrentHashMap<>();
     final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger commitCounter = new AtomicInteger();
 
@@ -95,6 +96,11 @@ final class FakeHub implements AutoCloseable {
             content.put(hex(digest("SHA-256", bytes)), bytes);
         }
         return commit;
+    }
+
+    /** Makes {@code oldId} a renamed repository: the hub answers 307 with a relative Location to {@code newId}. */
+    void rename(String oldId, String newId) {
+        renamed.put(oldId, newId);
     }
 
     /** Holds every content download of {@code file} until {@code heads} HEAD requests for it have arrived. */
@@ -167,6 +173,9 @@ final class FakeHub implements AutoCloseable {
             return;
         }
         String repoId = parts[0] + "/" + parts[1];
+        if (redirected(ex, repoId, "/api/models/" + rest)) {
+            return;
+        }
         String revision = parts.length == 4 && parts[2].equals("revision") ? parts[3] : "main";
         Repo repo = access(ex, repoId);
         if (repo == null) {
@@ -192,6 +201,9 @@ final class FakeHub implements AutoCloseable {
         int at = path.indexOf("/resolve/");
         String repoId = path.substring(1, at);
         String[] revAndFile = path.substring(at + "/resolve/".length()).split("/", 2);
+        if (redirected(ex, repoId, path)) {
+            return;
+        }
         Repo repo = access(ex, repoId);
         if (repo == null) {
             return;
@@ -289,6 +301,16 @@ final class FakeHub implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    private boolean redirected(HttpExchange ex, String repoId, String path) throws IOException {
+        String target = renamed.get(repoId);
+        if (target == null) {
+            return false;
+        }
+        ex.getResponseHeaders().set("Location", path.replaceFirst(java.util.regex.Pattern.quote(repoId), target));
+        ex.sendResponseHeaders(307, -1);
+        return true;
     }
 
     /** The repo if the request may see it; otherwise answers 401/403/404 as the hub does and returns null. */

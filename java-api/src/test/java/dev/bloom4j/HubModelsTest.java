@@ -264,6 +264,17 @@ class HubModelsTest {
     }
 
     @Test
+    void renamedRepositoryFollowsTheHubsRelativeRedirects() throws IOException {
+        String commit = hub.publish(REPO, checkpoint);
+        hub.rename("old-org/tiny", REPO);
+        Path dir = models.resolve("old-org/tiny");
+        // Cached under the name asked for, as huggingface_hub caches it.
+        assertEquals(cache.resolve("models--old-org--tiny/snapshots/" + commit), dir);
+        assertTrue(Files.isRegularFile(dir.resolve("model.safetensors")));
+        assertTrue(hub.requests("HEAD", "/old-org/tiny/resolve/").size() >= 3, "asked by the old name first");
+    }
+
+    @Test
     void missingRepositoryIsNotFound() {
         ModelNotFoundException e = assertThrows(ModelNotFoundException.class, () -> models.resolve("nobody/nothing"));
         assertTrue(e.getMessage().contains("no repository nobody/nothing on " + hub.endpoint()), e.getMessage());
@@ -350,6 +361,16 @@ class HubModelsTest {
     void existingPathStaysAPath() {
         assertEquals(checkpoint, models.resolve(checkpoint.toString()));
         assertTrue(hub.requests.isEmpty());
+        // BloomModel.load(String) reads this process's environment: only inputs that never reach a hub here.
+        try (BloomModel model = BloomModel.load(checkpoint.toString())) {
+            assertEquals(checkpoint, model.path());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BloomModel.load("a/b/c"));
+        assertTrue(e.getMessage().contains("not a hub model name: 'a/b/c'"), e.getMessage());
+        ModelNotFoundException missing = assertThrows(ModelNotFoundException.class,
+                () -> BloomModel.load(checkpoint.resolve("absent").toString()));
+        assertTrue(missing.getMessage().contains("model not found: " + checkpoint.resolve("absent")),
+                missing.getMessage());
     }
 
     @Test
