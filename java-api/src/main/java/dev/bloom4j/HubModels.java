@@ -8,7 +8,6 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.http.HttpResponse;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -58,8 +57,8 @@ import java.util.stream.Stream;
  * {@code tokenizer_config.json} when present, and {@code model.safetensors} or {@code model.safetensors.index.json}
  * with its shards; never {@code pytorch_model.bin} and the like. With a quantization, or in a repository of GGUF
  * files only, one GGUF file: the one whose quantization label is the tag (case-insensitive), else the one whose name
- * contains it; without a tag, Q4_K_M as llama.cpp picks, else the first of {@link HubFiles#FALLBACK_QUANTIZATIONS}
- * present.
+ * contains it; without a tag, Q4_K_M as llama.cpp picks, else the first present of Q4_K_S, Q5_K_M, Q4_0, Q5_0,
+ * Q6_K, Q8_0, F16, BF16, F32, else the first GGUF file by name.
  *
  * <p><b>Online and offline.</b> Online, every resolve asks the hub which commit the revision is (one request) and
  * fetches only files the snapshot lacks; if the hub cannot be reached, a snapshot the cache already holds completely
@@ -187,11 +186,11 @@ public final class HubModels {
             }
         }
         try {
+            HubFiles.Plan plan = HubFiles.plan(name, info.files(), "on the hub");
             Files.createDirectories(repo);
             if (!name.isCommit()) {
                 writeRef(repo, name.revision(), info.commit());
             }
-            HubFiles.Plan plan = HubFiles.plan(name, info.files(), "on the hub");
             Path snapshot = repo.resolve("snapshots").resolve(info.commit());
             for (String file : plan.files()) {
                 fetch(name, info.commit(), snapshot, file, listener, verify);
@@ -411,8 +410,8 @@ public final class HubModels {
         ReentrantLock local = LOCAL_LOCKS.computeIfAbsent(lockFile.toAbsolutePath().normalize(),
                 k -> new ReentrantLock());
         local.lock();
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = channel.lock()) {
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            channel.lock(); // blocks until other processes let go; released when the channel closes
             // Whoever held the lock before may have fetched it meanwhile.
             if (Files.isRegularFile(blob) && verify && !matchesName(blob)) {
                 LOG.log(System.Logger.Level.WARNING, "{0}: cached {1} ({2}) does not match its checksum; fetching it "
