@@ -207,8 +207,17 @@ final class HubClient {
 
     /** A connection that could not be made or broke, as an exception that says what to try. */
     ModelDownloadException networkFailure(HubName name, String file, IOException e) {
-        String what = e.getMessage() == null ? e.getClass().getSimpleName()
-                : e.getClass().getSimpleName() + ": " + e.getMessage();
+        // HttpClient's ConnectException often has no message of its own; the reason is further down the causes.
+        String what = e.getClass().getSimpleName();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null) {
+                what += ": " + (t == e ? "" : t.getClass().getSimpleName() + ": ") + t.getMessage();
+                break;
+            }
+            if (t != e && t.getCause() == null) {
+                what += ": " + t.getClass().getSimpleName();
+            }
+        }
         return new ModelDownloadException(name + ": network failure talking to " + config.endpoint()
                 + (file == null ? "" : " for " + file) + " (" + what + "). Check the connection and HF_ENDPOINT, or "
                 + "set HF_HUB_OFFLINE=1 to use only what the cache holds", 0, e);
