@@ -167,7 +167,12 @@ class HubModelsTest {
         List<FakeHub.Request> gets = hub.requests("GET", "/cdn/");
         assertEquals(2, gets.size(), gets.toString());
         assertEquals(null, gets.get(0).range());
-        assertEquals("bytes=100000-", gets.get(1).range(), "the second request resumes where the cut left off");
+        // Where the cut left off as the client saw it: at most the 100000 bytes sent, fewer when the connection's
+        // reset discarded some in flight.
+        String range = gets.get(1).range();
+        assertTrue(range != null && range.matches("bytes=\\d+-"), "the second request resumes: " + range);
+        long from = Long.parseLong(range.substring(6, range.length() - 1));
+        assertTrue(from > 0 && from <= 100_000, range);
     }
 
     @Test
