@@ -2,15 +2,19 @@
 # Prefill and decode of bloom-560m and bloom-1b7 (random weights, f16 GGUF) on this CPU alone and split evenly over
 # 1, 2 and 3 `bloom rpc-server` processes on loopback (--split-mode layer, every block and the output layer on the
 # servers), with the bytes the servers received and sent per prompt token and per decoded token
-# (dev.bloom4j.benchmarks.RpcSplit reads them from /proc/PID/io). Writes
+# (dev.bloom4j.benchmarks.RpcSplit reads their sockets' TCP payload counters with ss -ti). Writes
 # benchmarks/results/rpc-split-<date>.{md,json}.
 #
 # On one machine the servers share its cores with the client, so the figures show what the split costs in
 # round trips and copies, not what several machines gain; a layer split runs one device at a time for one sequence
-# anyway (pipeline, not tensor parallelism). README's "BLOOM-176B across hosts" builds its estimate on the bytes.
+# anyway (pipeline, not tensor parallelism). The servers and the local run use --threads (default: all cores); the
+# client of a split run uses --client-threads (default 1): it computes nothing but the embedding lookup, and a
+# client thread pool spinning between graphs on the cores a server computes on halves the server's decode speed
+# (measured: bloom-560m tg 9.4 tok/s with 2 client threads, 16.2 with 1). README's "BLOOM-176B across hosts" builds
+# its estimate on the bytes.
 #
-# Usage: benchmarks/scripts/rpc-split.sh [--models bloom-560m,bloom-1b7] [--type f16] [--threads N] [-p 128]
-#                                        [-n 32] [-r 3] [--no-build]
+# Usage: benchmarks/scripts/rpc-split.sh [--models bloom-560m,bloom-1b7] [--type f16] [--threads N]
+#                                        [--client-threads N] [-p 128] [-n 32] [-r 3] [--no-build]
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,6 +26,7 @@ source "$repo/benchmarks/scripts/bench-common.sh"
 models=bloom-560m,bloom-1b7
 type=f16
 threads=$(nproc)
+client_threads=1
 prompt=128
 gen=32
 reps=3
@@ -31,11 +36,12 @@ while [[ $# -gt 0 ]]; do
         --models) models=$2; shift 2 ;;
         --type) type=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
+        --client-threads) client_threads=$2; shift 2 ;;
         -p) prompt=$2; shift 2 ;;
         -n) gen=$2; shift 2 ;;
         -r) reps=$2; shift 2 ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -68,7 +74,8 @@ trap cleanup EXIT
 endpoints=()
 for i in 1 2 3; do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    bloom rpc-server --port "$port" --threads "$threads" >"$raw/server-$i.log" 2>&1 &
+    "$java" --enable-native-access=ALL-UNNAMED -jar "$cli_jar" rpc-server --port "$port" --threads "$threads" \
+        >"$raw/server-$i.log" 2>&1 &
     pids+=($!)
     endpoints+=("127.0.0.1:$port")
 done
@@ -88,12 +95,12 @@ for m in "${model_list[@]}"; do
     gguf=$(bench_gguf "$models_dir" "$m" "$type")
     for hosts in 0 1 2 3; do
         rpc=$(IFS=,; echo "${endpoints[*]:0:$hosts}")
-        server_pids=$(IFS=,; echo "${pids[*]:0:$hosts}")
-        log "$m $type over $hosts host(s)"
+        t=$([[ $hosts == 0 ]] && echo "$threads" || echo "$client_threads")
+        log "$m $type over $hosts host(s), $t client thread(s)"
         # Each run connects anew; a server serves one client at a time, and ggml keeps the connection until the
         # client process ends, so every run is its own JVM.
         "$java" --enable-native-access=ALL-UNNAMED -cp "$bench_jar" dev.bloom4j.benchmarks.RpcSplit --model "$gguf" \
-            --rpc "$rpc" --server-pids "$server_pids" --threads "$threads" -p "$prompt" -n "$gen" -r "$reps" \
+            --rpc "$rpc" --threads "$t" -p "$prompt" -n "$gen" -r "$reps" \
             >>"$raw/all.jsonl"
     done
 done
@@ -107,19 +114,20 @@ json.dump({"date": date, "cpu": cpu, "cores": cores, "memory": mem, "commit": co
           open(sys.argv[2], "w"), indent=2)
 out = [f"# bloom4j over loopback RPC servers ({date})", "",
        f"Machine: {cpu}, {cores} cores, {mem}. Commit {commit}. Every process on this one machine: client and servers "
-       "share its cores. Random weights, llama-bench definitions (pp: one evaluation of the prompt; tg: single-token "
-       "steps from an empty cache), mean of the repetitions. Bytes: what all servers received (to) and sent (from) "
-       "per token, from /proc/PID/io.", "",
-       "| model | hosts | pp tok/s | vs local | tg tok/s | vs local | bytes to servers / prompt token | "
+       "share its cores (servers and the local run with all of them, the client of a split run with the threads "
+       "column). Random weights, llama-bench definitions (pp: one evaluation of the prompt; tg: single-token steps "
+       "from an empty cache), mean of the repetitions. Bytes: TCP payload all servers received (to) and sent (from) "
+       "per token, from their sockets' counters (ss -ti).", "",
+       "| model | hosts | client threads | pp tok/s | vs local | tg tok/s | vs local | bytes to servers / prompt token | "
        "from / prompt token | bytes to servers / decoded token | from / decoded token |",
-       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 local = {}
 for r in rows:
     if r["hosts"] == 0:
         local[r["model"]] = r
 for r in rows:
     l = local.get(r["model"], r)
-    out.append(f"| {r['model']} | {r['hosts'] or 'local'} | {r['pp_tps']:.1f} | {r['pp_tps'] / l['pp_tps']:.2f} | "
+    out.append(f"| {r['model']} | {r['hosts'] or 'local'} | {r['threads']} | {r['pp_tps']:.1f} | {r['pp_tps'] / l['pp_tps']:.2f} | "
                f"{r['tg_tps']:.2f} | {r['tg_tps'] / l['tg_tps']:.2f} | {r['pp_bytes_to_servers_per_token']:.0f} | "
                f"{r['pp_bytes_from_servers_per_token']:.0f} | {r['tg_bytes_to_servers_per_token']:.0f} | "
                f"{r['tg_bytes_from_servers_per_token']:.0f} |")

@@ -25,8 +25,9 @@ import java.util.Objects;
  * {@link IllegalArgumentException} instead.
  */
 public abstract sealed class BloomException extends RuntimeException
-        permits InvalidArgumentException, ModelNotFoundException, ModelFormatException, BloomOutOfMemoryException,
-        ContextFullException, CancelledException, ConcurrentUseException, RemoteDeviceException,
+        permits InvalidArgumentException, ModelNotFoundException, ModelDownloadException, ModelFormatException,
+        BloomOutOfMemoryException, ContextFullException, CancelledException, ConcurrentUseException,
+        RemoteDeviceException,
         BloomInternalException {
 
     private final BloomStatus status;

@@ -64,6 +64,37 @@ public final class BloomModel implements AutoCloseable {
     }
 
     /**
+     * Loads a model by path or by Hugging Face hub name with the default {@link LoadOptions}: see
+     * {@link #load(String, LoadOptions)}.
+     * {@snippet :
+     * try (var model = BloomModel.load("bigscience/bloom-560m")) {          // from the hub cache, fetched if missing
+     *     // ...
+     * }
+     * }
+     */
+    public static BloomModel load(String model) {
+        return load(model, LoadOptions.defaults());
+    }
+
+    /**
+     * Loads a model by path or by Hugging Face hub name. A string naming an existing file or directory is that path;
+     * otherwise {@code org/name[@revision][:quantization]} is resolved in the hub cache, and what the cache lacks is
+     * downloaded, as {@link HubModels#resolve(String)} with {@link HubConfig#fromEnvironment()} does
+     * ({@code HF_HUB_CACHE}, {@code HF_HOME}, {@code HF_ENDPOINT}, {@code HF_TOKEN}, {@code HF_HUB_OFFLINE}).
+     * {@link #path()} is then the snapshot directory or GGUF file in the cache.
+     *
+     * @throws IllegalArgumentException  {@code model} is neither an existing path nor a valid hub name
+     * @throws ModelNotFoundException    no such path, repository, revision or file; offline and not cached
+     * @throws ModelDownloadException    access refused (set HF_TOKEN), network failure, a bad checksum
+     * @throws ModelFormatException      a file is corrupt, or valid but unsupported by this build
+     */
+    public static BloomModel load(String model, LoadOptions options) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(options, "options");
+        return load(HubModels.fromEnvironment().resolve(model), options);
+    }
+
+    /**
      * Loads a Hugging Face checkpoint directory or a GGUF file with the default {@link LoadOptions}.
      *
      * @throws ModelNotFoundException a file is missing or unreadable

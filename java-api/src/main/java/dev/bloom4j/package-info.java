@@ -23,6 +23,10 @@
  *   <li>Scoring: {@link dev.bloom4j.BloomSession#logProbs}, {@link dev.bloom4j.BloomSession#score} (a
  *       {@link dev.bloom4j.Score}) and {@link dev.bloom4j.BloomSession#perplexity} (a
  *       {@link dev.bloom4j.Perplexity}, computed as llama.cpp's {@code llama-perplexity} does).</li>
+ *   <li>Models by name: {@link dev.bloom4j.BloomModel#load(String)} and {@link dev.bloom4j.HubModels} resolve
+ *       {@code org/name[@revision][:quantization]} through the Hugging Face hub cache that Python's
+ *       {@code transformers} shares, downloading what it lacks ({@link dev.bloom4j.HubConfig}: {@code HF_HUB_CACHE},
+ *       {@code HF_ENDPOINT}, {@code HF_TOKEN}, {@code HF_HUB_OFFLINE}).</li>
  *   <li>GGUF and quantization: {@link dev.bloom4j.BloomConverter} writes a checkpoint or GGUF file as a GGUF file
  *       of any {@link dev.bloom4j.FileType} ({@code f16}, {@code q8_0}, {@code q4_k_m}, ...).</li>
  *   <li>Low level: {@link dev.bloom4j.BloomSession#evaluate}, {@link dev.bloom4j.BloomSession#logits},

@@ -19,12 +19,12 @@ import java.util.SplittableRandom;
  * the sockets per token: the llama-bench pp/tg definitions of {@link LlamaBenchCompatible} (random ids, the cache
  * emptied before each timed repetition, mean of {@code tokens·10⁹/ns}), with the model's blocks and output layer
  * spread evenly over the servers ({@code --split-mode layer}), or on this process's CPU alone without
- * {@code --rpc}. Bytes are read from {@code /proc/<pid>/io} of the server processes on this machine
- * ({@code rchar}: what they received, {@code wchar}: what they sent) before and after each timed phase, so the
- * servers must run here (loopback) and do nothing else meanwhile. {@code benchmarks/scripts/rpc-split.sh} runs it.
+ * {@code --rpc}. Bytes are the TCP payload the servers' connections received and sent (tcp_info, read with
+ * {@code ss -ti} before and after each timed phase), so the servers must run on this machine and serve only this
+ * client meanwhile. {@code benchmarks/scripts/rpc-split.sh} runs it.
  * {@snippet :
  * java --enable-native-access=ALL-UNNAMED -cp benchmarks/target/benchmarks.jar dev.bloom4j.benchmarks.RpcSplit \
- *      --model bloom-560m-f16.gguf --rpc 127.0.0.1:50052,127.0.0.1:50053 --server-pids 4242,4243 -p 128 -n 32 -r 3
+ *      --model bloom-560m-f16.gguf --rpc 127.0.0.1:50052,127.0.0.1:50053 -p 128 -n 32 -r 3
  * }
  * Prints one JSON object: model, hosts, threads, pp and tg tokens/s (mean, standard deviation), and bytes received
  * and sent by all servers together per prompt token and per decoded token.
@@ -33,7 +33,7 @@ public final class RpcSplit {
 
     private RpcSplit() {}
 
-    record Options(Path model, List<String> rpc, List<Long> serverPids, int threads, int promptTokens,
+    record Options(Path model, List<String> rpc, int threads, int promptTokens,
                    int generatedTokens, int repetitions) {}
 
     public static void main(String[] args) throws IOException {
@@ -69,14 +69,14 @@ public final class RpcSplit {
         try (BloomSession session = model.newSession(config)) {
             run(session, n, vocab, random, prompt, true);
             double[] rates = new double[o.repetitions()];
-            long[] before = traffic(o.serverPids());
+            long[] before = traffic(o.rpc());
             for (int r = 0; r < rates.length; r++) {
                 session.clear();
                 long t0 = System.nanoTime();
                 run(session, n, vocab, random, prompt, false);
                 rates[r] = n * 1e9 / (System.nanoTime() - t0);
             }
-            long[] after = traffic(o.serverPids());
+            long[] after = traffic(o.rpc());
             double mean = Arrays.stream(rates).average().orElse(0);
             double var = Arrays.stream(rates).map(x -> (x - mean) * (x - mean)).sum() / Math.max(1, rates.length - 1);
             out.put(name + "_tps", mean);
@@ -98,22 +98,42 @@ public final class RpcSplit {
         }
     }
 
-    /** Bytes all servers read and wrote so far ({@code rchar}, {@code wchar} of /proc/PID/io). */
-    static long[] traffic(List<Long> pids) throws IOException {
+    /**
+     * Payload bytes all servers received and sent so far on their established TCP connections (tcp_info's
+     * bytes_received and bytes_sent, as {@code ss -ti} prints them for the sockets whose local port is a server's).
+     */
+    static long[] traffic(List<String> servers) throws IOException {
         long[] sum = new long[2];
-        for (long pid : pids) {
-            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "io"))) {
-                if (line.startsWith("rchar:")) sum[0] += Long.parseLong(line.substring(6).strip());
-                if (line.startsWith("wchar:")) sum[1] += Long.parseLong(line.substring(6).strip());
+        for (String server : servers) {
+            String port = server.substring(server.lastIndexOf(':') + 1);
+            Process ss = new ProcessBuilder("ss", "-tinH", "state", "established", "( sport = :" + port + " )")
+                    .redirectErrorStream(true).start();
+            String text = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            try {
+                if (ss.waitFor() != 0) throw new IOException("ss failed: " + text);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
             }
+            sum[0] += field(text, "bytes_received:");
+            sum[1] += field(text, "bytes_sent:");
         }
         return sum;
+    }
+
+    private static long field(String text, String name) {
+        long total = 0;
+        for (int at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + 1)) {
+            int end = at + name.length();
+            while (end < text.length() && Character.isDigit(text.charAt(end))) end++;
+            total += Long.parseLong(text.substring(at + name.length(), end));
+        }
+        return total;
     }
 
     static Options parse(String[] args) {
         Path model = null;
         List<String> rpc = new ArrayList<>();
-        List<Long> pids = new ArrayList<>();
         int threads = 0;
         int p = 128;
         int n = 32;
@@ -125,20 +145,15 @@ public final class RpcSplit {
             switch (a) {
                 case "--model" -> model = Path.of(v);
                 case "--rpc" -> rpc = v.isEmpty() ? List.of() : List.of(v.split(","));
-                case "--server-pids" -> pids = v.isEmpty() ? List.of()
-                        : Arrays.stream(v.split(",")).map(Long::parseLong).toList();
                 case "--threads" -> threads = Integer.parseInt(v);
                 case "-p" -> p = Integer.parseInt(v);
                 case "-n" -> n = Integer.parseInt(v);
                 case "-r" -> r = Integer.parseInt(v);
                 default -> throw new IllegalArgumentException("unknown option " + a
-                        + " (--model, --rpc, --server-pids, --threads, -p, -n, -r)");
+                        + " (--model, --rpc, --threads, -p, -n, -r)");
             }
         }
         if (model == null) throw new IllegalArgumentException("--model is required");
-        if (rpc.size() != pids.size()) {
-            throw new IllegalArgumentException("--server-pids must name the process of each --rpc server");
-        }
-        return new Options(model, rpc, pids, threads, p, n, r);
+        return new Options(model, rpc, threads, p, n, r);
     }
 }

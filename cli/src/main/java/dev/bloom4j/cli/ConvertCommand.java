@@ -40,9 +40,11 @@ final class ConvertCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Option(names = {"-m", "--model"}, paramLabel = "PATH", required = true,
-            description = "The model to convert: a Hugging Face BLOOM checkpoint directory or a GGUF file.")
-    Path model;
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", required = true,
+            description = "The model to convert: a Hugging Face BLOOM checkpoint directory or a GGUF file, or a hub "
+                    + "name org/name[@revision][:quant] (fetched into the hub cache when missing, as for --model "
+                    + "elsewhere).")
+    String model;
 
     @Option(names = {"-o", "--out"}, paramLabel = "FILE", required = true,
             description = "The GGUF file to write. An existing file is replaced, once the conversion succeeded.")
@@ -68,16 +70,17 @@ final class ConvertCommand implements Callable<Integer> {
         if (type != null) {
             options.fileType(type);
         }
+        Path input = ModelOptions.resolve(main, model);
         Console console = System.console();
         ProgressBar bar = null;
         if (console != null && console.isTerminal()) {
-            bar = new ProgressBar(main.err, "converting " + model.getFileName());
+            bar = new ProgressBar(main.err, "converting " + input.getFileName());
             options.progress(bar::update);
         }
         ConvertOptions built = options.build();
         long started = System.nanoTime();
         try {
-            BloomConverter.convert(model, out, built);
+            BloomConverter.convert(input, out, built);
         } finally {
             if (bar != null) {
                 bar.clear();

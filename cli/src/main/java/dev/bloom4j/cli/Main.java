@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -23,6 +24,9 @@ import picocli.CommandLine.ScopeType;
  * decoding.
  * {@snippet lang=shell :
  * ./bloom generate --model /models/bloom-560m --prompt "The capital of France is" --max-tokens 20
+ * ./bloom generate --model bigscience/bloom-560m --prompt "The capital of France is" --max-tokens 20
+ * ./bloom download bigscience/bloom-560m
+ * ./bloom list-models
  * ./bloom generate --model /models/bloom-560m --prompt "Once upon a time" --samples 4 --temperature 0.8
  * ./bloom tokenize --model /models/bloom-560m --text "Hello world"
  * ./bloom logits --model /models/bloom-560m --text "Hello world" --all
@@ -35,7 +39,9 @@ import picocli.CommandLine.ScopeType;
  * ./bloom serve --model /models/bloomz-560m --port 8080 --parallel 8
  * ./bloom bench-serve --url http://127.0.0.1:8080 --concurrency 1,4,16 --prompt-tokens 128 --max-tokens 64
  * }
- * Without {@code --model}, every command uses a small built-in demo checkpoint with random weights.
+ * {@code --model} takes a path or a Hugging Face hub name ({@code org/name[@revision][:quantization]}, from the hub
+ * cache that Python's {@code transformers} shares, fetched when missing). Without {@code --model}, every command uses
+ * a small built-in demo checkpoint with random weights.
  *
  * <p>Exit codes: 0 success, 1 a runtime failure ("error: ..." on stderr), 2 bad usage.
  */
@@ -47,8 +53,8 @@ import picocli.CommandLine.ScopeType;
                 + "Without --model, commands use a small built-in demo checkpoint with random weights.",
         subcommands = {GenerateCommand.class, TokenizeCommand.class, LogitsCommand.class, LogprobsCommand.class,
                 PerplexityCommand.class, ConvertCommand.class, InitRandomCommand.class, InfoCommand.class,
-                DevicesCommand.class, BatchedBenchCommand.class, ServeCommand.class, BenchServeCommand.class,
-                RpcServerCommand.class, CommandLine.HelpCommand.class},
+                DevicesCommand.class, DownloadCommand.class, ListModelsCommand.class, BatchedBenchCommand.class,
+                ServeCommand.class, BenchServeCommand.class, RpcServerCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit status: 0 on success, 1 when the command failed, 2 on bad usage."})
 public final class Main implements Runnable {
 
@@ -58,15 +64,22 @@ public final class Main implements Runnable {
     final InputStream in;
     final PrintStream out;
     final PrintStream err;
+    /** The environment the hub settings come from (HF_HUB_CACHE, HF_TOKEN, ...); tests pass their own. */
+    final Map<String, String> env;
 
     @Option(names = {"--verbose"}, scope = ScopeType.INHERIT,
             description = "Show the native library's log and a stack trace on errors.")
     boolean verbose;
 
     Main(InputStream in, PrintStream out, PrintStream err) {
+        this(in, out, err, System.getenv());
+    }
+
+    Main(InputStream in, PrintStream out, PrintStream err, Map<String, String> env) {
         this.in = in;
         this.out = out;
         this.err = err;
+        this.env = env;
     }
 
     /** Entry point of {@code ./bloom}. */
@@ -82,7 +95,12 @@ public final class Main implements Runnable {
 
     /** Runs one command line in-process and returns its exit status; used by {@link #main} and by tests. */
     public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
-        Main main = new Main(in, out, err);
+        return run(args, in, out, err, System.getenv());
+    }
+
+    /** {@link #run(String[], InputStream, PrintStream, PrintStream)} with another environment. */
+    static int run(String[] args, InputStream in, PrintStream out, PrintStream err, Map<String, String> env) {
+        Main main = new Main(in, out, err, env);
         CommandLine cli = new CommandLine(main);
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));

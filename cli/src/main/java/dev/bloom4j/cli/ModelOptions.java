@@ -1,11 +1,15 @@
 package dev.bloom4j.cli;
 
 import dev.bloom4j.BloomModel;
+import dev.bloom4j.HubConfig;
+import dev.bloom4j.HubModels;
 import dev.bloom4j.LoadOptions;
 import dev.bloom4j.checkpoint.DemoCheckpoint;
 import dev.bloom4j.checkpoint.RandomCheckpoint;
+import dev.bloom4j.server.ServerConfig;
 import java.io.Console;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,15 +26,19 @@ final class ModelOptions {
     static final String RANDOM_NOTICE = "note: this checkpoint has random weights (bloom init-random): output is "
             + "gibberish";
 
-    @Option(names = {"-m", "--model"}, paramLabel = "PATH",
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL",
             description = {
                 "Hugging Face BLOOM checkpoint directory (config.json, tokenizer.json and model.safetensors or a "
                         + "sharded model.safetensors.index.json; F32, F16 or BF16 weights), or a GGUF file as "
                         + "llama.cpp or `bloom convert` writes it (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
                         + "Q2_K...Q6_K).",
+                "Or a Hugging Face hub name, org/name[@revision][:quant] (bigscience/bloom-560m, "
+                        + "someone/bloom-560m-GGUF:q4_k_m), taken from the hub cache Python's transformers uses "
+                        + "($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub) and fetched into it when "
+                        + "missing ($HF_ENDPOINT, $HF_TOKEN; none with HF_HUB_OFFLINE=1). An existing path wins.",
                 "Default: a tiny demo checkpoint with random weights, created on first use in "
                         + "$XDG_CACHE_HOME/bloom4j or ~/.cache/bloom4j (its output is gibberish)."})
-    Path model;
+    String model;
 
     @Option(names = "--no-mmap",
             description = "Read the weight files into memory instead of mapping them (mapping is the default).")
@@ -81,7 +89,7 @@ final class ModelOptions {
 
     /** Loads the model, with a progress bar on a terminal, and says so when it is the demo. */
     BloomModel load(Main main) throws IOException {
-        Path directory = model;
+        Path directory = model == null ? null : resolve(main, model);
         if (directory == null) {
             directory = DemoCheckpoint.ensure(DemoCheckpoint.defaultCacheDirectory());
             main.err.println(DEMO_NOTICE);
@@ -96,7 +104,8 @@ final class ModelOptions {
         Console console = System.console();
         ProgressBar bar = null;
         if (console != null && console.isTerminal()) {
-            bar = new ProgressBar(main.err, "loading " + directory.getFileName());
+            bar = new ProgressBar(main.err, "loading " + (model != null && !model.equals(directory.toString())
+                    ? model : directory.getFileName()));
             options.progress(bar::update);
         }
         try {
@@ -106,5 +115,26 @@ final class ModelOptions {
                 bar.clear();
             }
         }
+    }
+
+    /**
+     * A path, or the checkpoint directory or GGUF file of a hub name, fetched into the hub cache with the progress
+     * on stderr when the cache lacks it.
+     */
+    static Path resolve(Main main, String model) {
+        DownloadProgress progress = new DownloadProgress(main.err, model);
+        try {
+            return HubModels.of(HubConfig.fromEnvironment(main.env)).resolve(model, progress);
+        } finally {
+            progress.finish();
+        }
+    }
+
+    /** The name a server announces for this model: the hub name as given, else the file or directory name. */
+    String displayName() {
+        if (model == null) {
+            return null;
+        }
+        return !Files.exists(Path.of(model)) && HubModels.isHubName(model) ? model : ServerConfig.modelNameOf(Path.of(model));
     }
 }

@@ -156,7 +156,7 @@ final class ServeCommand implements Callable<Integer> {
                     .session(session)
                     .apiKey(key())
                     .modelName(alias != null ? alias
-                            : modelOptions.model != null ? ServerConfig.modelNameOf(modelOptions.model) : "bloom-demo")
+                            : modelOptions.model != null ? modelOptions.displayName() : "bloom-demo")
                     .chatTemplate(chatTemplate == null ? ChatTemplate.bloomz() : ChatTemplate.read(chatTemplate))
                     .queueSize(queueSize)
                     .maxBodyBytes(maxBody)
