@@ -156,7 +156,8 @@ typedef struct bloom_model_params {
                                                       of them and the output layer (default); 0 = CPU only. Ignored,
                                                       with a log line, when the library has no GPU backend or finds
                                                       no GPU */
-    int32_t                 main_gpu;              /* which GPU, counting GPU devices only from 0 (default 0) */
+    int32_t                 main_gpu;              /* which GPU, counting from 0 the GPUs the load uses: the host's,
+                                                      then those of rpc_servers (default 0) */
     int32_t                 split_mode;            /* a bloom_split_mode (default BLOOM_SPLIT_NONE) */
     bool                    use_mmap;              /* map weight files instead of reading them (default true) */
     bool                    repack;                /* copy the matrices ggml's CPU backend has interleaved kernels

@@ -32,7 +32,8 @@ import java.util.regex.Pattern;
  * @param gpuLayers transformer blocks to run on a GPU, the last ones first: -1 (the default) for all of them and
  *                  the output layer, 0 for the CPU only. Where the library has no GPU backend or finds no GPU, the
  *                  model runs on the CPU and the library logs why
- * @param mainGpu   which GPU, counting the {@link Device.Type#GPU} entries of {@link BloomRuntime#devices()} from 0
+ * @param mainGpu   which GPU, counting from 0 the GPUs the load uses: the host's ({@link Device.Type#GPU} entries of
+ *                  {@link BloomRuntime#devices()}), then the devices of {@link #rpcServers()}
  * @param splitMode how offloaded weights spread over several GPUs
  * @param progress  receives load progress; {@code null} for none
  * @param rpcServers ggml RPC servers ({@code "host:port"}, each a {@code bloom rpc-server} or llama.cpp
