@@ -150,7 +150,17 @@ public final class HubModels {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(e.getMessage() + "; nor is there a file or directory " + model, e);
         }
-        return download(name, listener, false);
+        try {
+            return download(name, listener, false);
+        } catch (ModelNotFoundException | ModelDownloadException e) {
+            // A mistyped relative path reads as a hub name: say that it is not a local path either.
+            if (path == null || model.startsWith("/") || model.startsWith(".") || model.startsWith("~")) {
+                throw e;
+            }
+            String message = e.getMessage() + " (and there is no file or directory " + path.toAbsolutePath() + ")";
+            throw e instanceof ModelDownloadException d ? new ModelDownloadException(message, d.httpStatus(), e)
+                    : HubFiles.notFound(message);
+        }
     }
 
     /**

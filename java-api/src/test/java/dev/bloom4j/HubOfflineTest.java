@@ -74,6 +74,9 @@ class HubOfflineTest {
         ModelNotFoundException repo = assertThrows(ModelNotFoundException.class,
                 () -> offline.resolve("bigscience/bloom-other"));
         assertTrue(repo.getMessage().contains("holds no revision 'main' of bigscience/bloom-other"), repo.getMessage());
+        // A mistyped relative path reads as a hub name; the error says it is no local path either.
+        assertTrue(repo.getMessage().contains("no file or directory " + Path.of("bigscience/bloom-other")
+                .toAbsolutePath()), repo.getMessage());
     }
 
     @Test
