@@ -41,7 +41,7 @@ import java.util.OptionalInt;
  *
  * <p><b>Lifecycle.</b> {@link #close()} frees the native model. It refuses, with an
  * {@link IllegalStateException} saying how many are open, while sessions made from this model (batch sessions
- * included) are still open: sessions are confined to their threads, so the model cannot close them on their behalf,
+ * included) are still open: a session may be in use on another thread, so the model cannot close it on its behalf,
  * and a session keeps its model alive. Closing twice is harmless; any other call after close throws
  * {@code IllegalStateException("BloomModel is closed")}.
  */

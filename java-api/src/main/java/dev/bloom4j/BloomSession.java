@@ -10,6 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 import java.util.Spliterator;
 import java.util.Spliterators;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
@@ -43,10 +44,12 @@ import java.util.stream.StreamSupport;
  * Perplexity p = session.perplexity(longText, PerplexityConfig.defaults());   // as llama-perplexity -c 512
  * }
  *
- * <p><b>Threading.</b> A session belongs to the thread that created it; a call from any other thread throws
- * {@code IllegalStateException("BloomSession used from thread X but owned by Y")}. Use one session per thread
- * (sessions of the same model run in parallel). Listeners and token streams run on the owning thread. To serve
- * many threads from one KV cache, decoding their requests together, use a {@link BatchSession}.
+ * <p><b>Threading.</b> A session serves one thread at a time, any thread: it can move between threads freely
+ * (an executor's tasks, virtual threads, a Kotlin coroutine that resumes on another dispatcher), one call after
+ * another. A call while another thread is inside the session is refused with a {@link ConcurrentUseException} and
+ * changes nothing. Listeners run on the thread of the call that invokes them; a token stream may be consumed from
+ * one thread and then another. Sessions of the same model run in parallel. To serve many threads from one KV cache
+ * at once, decoding their requests together, use a {@link BatchSession}.
  *
  * <p><b>Lifecycle.</b> {@link #close()} frees the KV cache; it is idempotent and lets the model be closed. Any
  * other call after close throws {@code IllegalStateException("BloomSession is closed")}. At most one token stream is
@@ -56,14 +59,16 @@ import java.util.stream.StreamSupport;
 public final class BloomSession implements AutoCloseable {
 
     private final BloomModel model;
-    private final Thread owner;
-    private final NativeContext context; // confined to the owner; closing it frees the native context
-    private boolean closed;
+    private final NativeContext context; // closing it frees the native context
+    // The thread inside a call (null between calls) and how deeply; depth and the fields below are touched only by
+    // that thread, and the hand-over of `user` orders them between threads.
+    private final AtomicReference<Thread> user = new AtomicReference<>();
+    private int depth;
+    private volatile boolean closed;
     private TokenIterator openStream;
 
     BloomSession(BloomModel model, SessionConfig config) {
         this.model = model;
-        this.owner = Thread.currentThread();
         this.context = new NativeContext(model, config);
     }
 
@@ -77,37 +82,61 @@ public final class BloomSession implements AutoCloseable {
     /** Capacity of the KV cache in tokens. */
     public int contextSize() {
         enter();
-        return context.contextSize();
+        try {
+            return context.contextSize();
+        } finally {
+            leave();
+        }
     }
 
     /** Most tokens evaluated in one graph: longer inputs are evaluated in pieces of this size. */
     public int batchSize() {
         enter();
-        return context.batchSize();
+        try {
+            return context.batchSize();
+        } finally {
+            leave();
+        }
     }
 
     /** The KV cache's element type: {@link KvCacheType#F32} or {@link KvCacheType#F16}, never {@code AUTO}. */
     public KvCacheType kvCacheType() {
         enter();
-        return context.kvCacheType();
+        try {
+            return context.kvCacheType();
+        } finally {
+            leave();
+        }
     }
 
     /** Whether attention runs fused: {@link FlashAttention#ON} or {@link FlashAttention#OFF}, never {@code AUTO}. */
     public FlashAttention flashAttention() {
         enter();
-        return context.flashAttention();
+        try {
+            return context.flashAttention();
+        } finally {
+            leave();
+        }
     }
 
     /** Number of tokens in the KV cache ({@code n_past}): the position the next evaluated token gets. */
     public int position() {
         enter();
-        return context.position();
+        try {
+            return context.position();
+        } finally {
+            leave();
+        }
     }
 
     /** The token ids in the KV cache, oldest first. */
     public int[] cachedTokens() {
         enter();
-        return context.cachedTokens();
+        try {
+            return context.cachedTokens();
+        } finally {
+            leave();
+        }
     }
 
     /**
@@ -118,12 +147,16 @@ public final class BloomSession implements AutoCloseable {
      */
     public void truncate(int keep) {
         enter();
-        closeOpenStream();
-        int position = context.position();
-        if (keep < 0 || keep > position) {
-            throw new IllegalArgumentException("keep must be in [0, " + position + "] (the cached tokens), got " + keep);
+        try {
+            closeOpenStream();
+            int position = context.position();
+            if (keep < 0 || keep > position) {
+                throw new IllegalArgumentException("keep must be in [0, " + position + "] (the cached tokens), got " + keep);
+            }
+            context.truncate(keep);
+        } finally {
+            leave();
         }
-        context.truncate(keep);
     }
 
     /** Empties the KV cache. */
@@ -149,18 +182,22 @@ public final class BloomSession implements AutoCloseable {
     public void evaluate(int[] tokens, boolean allLogits) {
         Objects.requireNonNull(tokens, "tokens");
         enter();
-        closeOpenStream();
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("tokens must not be empty");
+        try {
+            closeOpenStream();
+            if (tokens.length == 0) {
+                throw new IllegalArgumentException("tokens must not be empty");
+            }
+            model.checkTokenIds(tokens, "tokens");
+            int position = context.position();
+            int contextSize = context.contextSize();
+            if ((long) position + tokens.length > contextSize) {
+                throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot evaluate " + tokens.length + " tokens after the "
+                        + position + " cached: the context holds " + contextSize);
+            }
+            context.decode(tokens, 0, tokens.length, allLogits);
+        } finally {
+            leave();
         }
-        model.checkTokenIds(tokens, "tokens");
-        int position = context.position();
-        int contextSize = context.contextSize();
-        if ((long) position + tokens.length > contextSize) {
-            throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot evaluate " + tokens.length + " tokens after the "
-                    + position + " cached: the context holds " + contextSize);
-        }
-        context.decode(tokens, 0, tokens.length, allLogits);
     }
 
     /**
@@ -171,10 +208,14 @@ public final class BloomSession implements AutoCloseable {
      */
     public float[] logits() {
         enter();
-        closeOpenStream();
-        try (Arena tmp = Arena.ofConfined()) {
-            NativeContext.LogitRows rows = context.logitRows(tmp);
-            return rows.row(rows.count() - 1);
+        try {
+            closeOpenStream();
+            try (Arena tmp = Arena.ofConfined()) {
+                NativeContext.LogitRows rows = context.logitRows(tmp);
+                return rows.row(rows.count() - 1);
+            }
+        } finally {
+            leave();
         }
     }
 
@@ -186,14 +227,18 @@ public final class BloomSession implements AutoCloseable {
      */
     public float[][] logitsAll() {
         enter();
-        closeOpenStream();
-        try (Arena tmp = Arena.ofConfined()) {
-            NativeContext.LogitRows rows = context.logitRows(tmp);
-            float[][] out = new float[rows.count()][];
-            for (int i = 0; i < rows.count(); i++) {
-                out[i] = rows.row(i);
+        try {
+            closeOpenStream();
+            try (Arena tmp = Arena.ofConfined()) {
+                NativeContext.LogitRows rows = context.logitRows(tmp);
+                float[][] out = new float[rows.count()][];
+                for (int i = 0; i < rows.count(); i++) {
+                    out[i] = rows.row(i);
+                }
+                return out;
             }
-            return out;
+        } finally {
+            leave();
         }
     }
 
@@ -223,17 +268,21 @@ public final class BloomSession implements AutoCloseable {
     public float[] logProbs(int[] ids) {
         Objects.requireNonNull(ids, "ids");
         enter();
-        closeOpenStream();
-        if (ids.length == 0) {
-            throw new IllegalArgumentException("ids must not be empty");
+        try {
+            closeOpenStream();
+            if (ids.length == 0) {
+                throw new IllegalArgumentException("ids must not be empty");
+            }
+            model.checkTokenIds(ids, "ids");
+            if (ids.length > context.contextSize()) {
+                throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot score " + ids.length + " tokens: the context "
+                        + "holds " + context.contextSize() + " (open the session with a larger contextSize, or score a long text "
+                        + "in windows with perplexity())");
+            }
+            return Scoring.logProbs(context, ids.clone());
+        } finally {
+            leave();
         }
-        model.checkTokenIds(ids, "ids");
-        if (ids.length > context.contextSize()) {
-            throw Native.javaSide(BloomStatus.CONTEXT_FULL, "cannot score " + ids.length + " tokens: the context "
-                    + "holds " + context.contextSize() + " (open the session with a larger contextSize, or score a long text "
-                    + "in windows with perplexity())");
-        }
-        return Scoring.logProbs(context, ids.clone());
     }
 
     /**
@@ -251,7 +300,11 @@ public final class BloomSession implements AutoCloseable {
     public Score score(String text) {
         Objects.requireNonNull(text, "text");
         enter();
-        return score(model.tokenize(text));
+        try {
+            return score(model.tokenize(text));
+        } finally {
+            leave();
+        }
     }
 
     /**
@@ -263,11 +316,15 @@ public final class BloomSession implements AutoCloseable {
     public Score score(int[] ids) {
         Objects.requireNonNull(ids, "ids");
         enter();
-        if (ids.length < 2) {
-            throw new IllegalArgumentException("scoring needs at least 2 tokens (the first one has no prediction), "
-                    + "got " + ids.length);
+        try {
+            if (ids.length < 2) {
+                throw new IllegalArgumentException("scoring needs at least 2 tokens (the first one has no prediction), "
+                        + "got " + ids.length);
+            }
+            return new Score(ids, logProbs(ids));
+        } finally {
+            leave();
         }
-        return new Score(ids, logProbs(ids));
     }
 
     /**
@@ -290,7 +347,11 @@ public final class BloomSession implements AutoCloseable {
     public Perplexity perplexity(String text, PerplexityConfig config, Perplexity.Listener listener) {
         Objects.requireNonNull(text, "text");
         enter();
-        return perplexity(model.tokenize(text, false), config, listener);
+        try {
+            return perplexity(model.tokenize(text, false), config, listener);
+        } finally {
+            leave();
+        }
     }
 
     /**
@@ -309,30 +370,34 @@ public final class BloomSession implements AutoCloseable {
         Objects.requireNonNull(tokens, "tokens");
         Objects.requireNonNull(config, "config");
         enter();
-        closeOpenStream();
-        model.checkTokenIds(tokens, "tokens");
-        if (config.contextSize() > context.contextSize()) {
-            throw new IllegalArgumentException("the perplexity window of " + config.contextSize() + " tokens does not "
-                    + "fit in this session's context of " + context.contextSize() + "; open the session with contextSize >= "
-                    + config.contextSize());
+        try {
+            closeOpenStream();
+            model.checkTokenIds(tokens, "tokens");
+            if (config.contextSize() > context.contextSize()) {
+                throw new IllegalArgumentException("the perplexity window of " + config.contextSize() + " tokens does not "
+                        + "fit in this session's context of " + context.contextSize() + "; open the session with contextSize >= "
+                        + config.contextSize());
+            }
+            int bos = -1;
+            int[] all = tokens;
+            if (config.addBos()) {
+                bos = model.infoUnchecked().bosToken().orElseThrow(() -> new IllegalArgumentException(
+                        "addBos is set but the model's tokenizer has no BOS token"));
+                all = new int[tokens.length + 1];
+                all[0] = bos;
+                System.arraycopy(tokens, 0, all, 1, tokens.length);
+            } else {
+                all = tokens.clone();
+            }
+            if (all.length < 2L * config.contextSize()) {
+                throw new IllegalArgumentException("the text has " + all.length + " tokens" + (config.addBos()
+                        ? " (BOS included)" : "") + " but perplexity with a context of " + config.contextSize()
+                        + " needs at least " + 2L * config.contextSize() + " (2 x context, as llama-perplexity requires)");
+            }
+            return Scoring.perplexity(context, all, config, bos, listener);
+        } finally {
+            leave();
         }
-        int bos = -1;
-        int[] all = tokens;
-        if (config.addBos()) {
-            bos = model.infoUnchecked().bosToken().orElseThrow(() -> new IllegalArgumentException(
-                    "addBos is set but the model's tokenizer has no BOS token"));
-            all = new int[tokens.length + 1];
-            all[0] = bos;
-            System.arraycopy(tokens, 0, all, 1, tokens.length);
-        } else {
-            all = tokens.clone();
-        }
-        if (all.length < 2L * config.contextSize()) {
-            throw new IllegalArgumentException("the text has " + all.length + " tokens" + (config.addBos()
-                    ? " (BOS included)" : "") + " but perplexity with a context of " + config.contextSize()
-                    + " needs at least " + 2L * config.contextSize() + " (2 x context, as llama-perplexity requires)");
-        }
-        return Scoring.perplexity(context, all, config, bos, listener);
     }
 
     // ------------------------------------------------------------------------------------------ generation
@@ -389,22 +454,26 @@ public final class BloomSession implements AutoCloseable {
         Objects.requireNonNull(promptIds, "promptIds");
         Objects.requireNonNull(config, "config");
         enter();
-        closeOpenStream();
-        checkPrompt(promptIds);
-        checkNoLogprobs(config);
-        try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment sampler = context.newSampler(tmp, config, config.seed());
-            MemorySegment params = NativeContext.generateParams(tmp, config, 0);
-            CallbackRelay relay = new CallbackRelay(listener);
-            bloom_generate_params.callback(params, bloom_token_callback.allocate(relay::apply, tmp));
-            MemorySegment prompt = tmp.allocateFrom(ValueLayout.JAVA_INT, promptIds);
-            MemorySegment result = bloom_generate_result.allocate(tmp);
-            int status = bloom_h.bloom_generate(result, context.handle(), sampler, prompt, promptIds.length, params);
-            if (relay.failure != null) {
-                throw rethrow(relay.failure);
+        try {
+            closeOpenStream();
+            checkPrompt(promptIds);
+            checkNoLogprobs(config);
+            try (Arena tmp = Arena.ofConfined()) {
+                MemorySegment sampler = context.newSampler(tmp, config, config.seed());
+                MemorySegment params = NativeContext.generateParams(tmp, config, 0);
+                CallbackRelay relay = new CallbackRelay(listener);
+                bloom_generate_params.callback(params, bloom_token_callback.allocate(relay::apply, tmp));
+                MemorySegment prompt = tmp.allocateFrom(ValueLayout.JAVA_INT, promptIds);
+                MemorySegment result = bloom_generate_result.allocate(tmp);
+                int status = bloom_h.bloom_generate(result, context.handle(), sampler, prompt, promptIds.length, params);
+                if (relay.failure != null) {
+                    throw rethrow(relay.failure);
+                }
+                Native.check(status);
+                return NativeContext.completion(result, relay.text.toString(), relay.ids.toArray(), null);
             }
-            Native.check(status);
-            return NativeContext.completion(result, relay.text.toString(), relay.ids.toArray(), null);
+        } finally {
+            leave();
         }
     }
 
@@ -473,52 +542,89 @@ public final class BloomSession implements AutoCloseable {
         Objects.requireNonNull(promptIds, "promptIds");
         Objects.requireNonNull(config, "config");
         enter();
-        closeOpenStream();
-        checkPrompt(promptIds);
-        checkNoLogprobs(config);
-        TokenIterator iterator = new TokenIterator(this, context, promptIds.clone(), config);
-        openStream = iterator;
-        return iterator;
+        try {
+            closeOpenStream();
+            checkPrompt(promptIds);
+            checkNoLogprobs(config);
+            TokenIterator iterator = new TokenIterator(this, context, promptIds.clone(), config);
+            openStream = iterator;
+            return iterator;
+        } finally {
+            leave();
+        }
     }
 
     // ------------------------------------------------------------------------------------------ lifecycle
 
     /**
-     * Frees the KV cache and compute buffers, cancelling an open token stream. Idempotent; must be called on the
-     * owning thread.
+     * Frees the KV cache and compute buffers, cancelling an open token stream. Idempotent; any thread may close the
+     * session, but not while another thread is inside it ({@link ConcurrentUseException}).
      */
     @Override
     public void close() {
         if (closed) {
             return;
         }
-        checkThread();
-        closeOpenStream();
-        closed = true;
-        context.close();
-        model.sessionClosed();
+        Thread current = Thread.currentThread();
+        claim(current);
+        try {
+            if (closed) {
+                return;
+            }
+            closeOpenStream();
+            closed = true;
+            context.close();
+            model.sessionClosed();
+        } finally {
+            leave();
+        }
     }
 
     @Override
     public String toString() {
-        return "BloomSession[" + model.path() + ", owner=" + describe(owner) + (closed ? ", closed]" : "]");
+        return "BloomSession[" + model.path() + (closed ? ", closed]" : "]");
     }
 
     // ------------------------------------------------------------------------------------------ internals
 
-    /** Checks thread and state at the top of every public call. */
+    /**
+     * Marks the calling thread as inside the session until the matching {@link #leave()}, at the top of every
+     * public call (the same thread may enter again, from a listener). Another thread inside it is concurrent use:
+     * a {@link ConcurrentUseException}, before anything changes. A closed session is an IllegalStateException.
+     * Handing the session over (one call on one thread, the next on another) is what it is for: the atomic
+     * hand-over also orders the memory of the two calls.
+     */
     private void enter() {
-        checkThread();
-        if (closed) {
+        enter(true);
+    }
+
+    /** {@link #enter()}; a token stream that finished with its closed session passes {@code mustBeOpen} false. */
+    void enter(boolean mustBeOpen) {
+        claim(Thread.currentThread());
+        if (mustBeOpen && closed) {
+            leave();
             throw new IllegalStateException("BloomSession is closed");
         }
     }
 
-    void checkThread() {
-        Thread current = Thread.currentThread();
-        if (current != owner) {
-            throw new IllegalStateException("BloomSession used from thread " + describe(current) + " but owned by "
-                    + describe(owner));
+    private void claim(Thread current) {
+        if (user.get() == current) {
+            depth++;
+            return;
+        }
+        if (!user.compareAndSet(null, current)) {
+            Thread other = user.get();
+            throw Native.javaSide(BloomStatus.BUSY, "BloomSession used by thread " + describe(current)
+                    + " while thread " + (other == null ? "(another)" : describe(other)) + " is inside it: a "
+                    + "session serves one thread at a time (use one session per thread, or a BatchSession)");
+        }
+        depth = 1;
+    }
+
+    /** Ends what {@link #enter()} began. */
+    void leave() {
+        if (--depth == 0) {
+            user.set(null);
         }
     }
 
@@ -541,10 +647,14 @@ public final class BloomSession implements AutoCloseable {
     private int[] tokenizePrompt(String prompt) {
         Objects.requireNonNull(prompt, "prompt");
         enter();
-        if (prompt.isEmpty()) {
-            throw new IllegalArgumentException("prompt must not be empty");
+        try {
+            if (prompt.isEmpty()) {
+                throw new IllegalArgumentException("prompt must not be empty");
+            }
+            return model.tokenize(prompt);
+        } finally {
+            leave();
         }
-        return model.tokenize(prompt);
     }
 
     /** Log-probabilities per generated token are a {@link BatchSession} feature; refused here, not ignored. */

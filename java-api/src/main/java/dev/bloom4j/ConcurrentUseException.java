@@ -1,11 +1,15 @@
 package dev.bloom4j;
 
 /**
- * A native context was entered by two threads at once ({@link BloomStatus#BUSY}). {@link BloomSession} is
- * confined to one thread and checks that in Java, so this exception signals a bug rather than a usage error.
+ * A session was used by two threads at once ({@link BloomStatus#BUSY}): a {@link BloomSession} serves any thread,
+ * but one at a time. The call that met another thread inside the session is refused before it changes anything;
+ * the message names both threads. Hand the session from one thread to the next (an executor, a coroutine), give
+ * each thread its own session, or share one KV cache through a {@link BatchSession}.
  * {@snippet :
- * catch (ConcurrentUseException e) {
- *     log.error("please report: " + e.nativeMessage());
+ * try {
+ *     session.evaluate(ids);
+ * } catch (ConcurrentUseException e) {
+ *     // another thread is generating on this session right now
  * }
  * }
  */

@@ -16,14 +16,15 @@ import java.util.List;
 
 /**
  * A native {@code bloom_context} and the calls on it, without the rules of the public types around it:
- * {@link BloomSession} (one thread, sequence 0) and {@link BatchSession} (its scheduler thread, many sequences)
- * check state, threads and arguments first, then call here. The context lives in a confined arena, so only the
- * thread that created this object may use it; {@link #close()} frees it.
+ * {@link BloomSession} (one thread at a time, sequence 0) and {@link BatchSession} (its scheduler thread, many
+ * sequences) check state, threads and arguments first, then call here; the native context refuses concurrent use
+ * itself (BLOOM_ERR_BUSY). The context lives in a shared arena, so whichever thread holds the session may use it;
+ * {@link #close()} frees it.
  */
 final class NativeContext implements AutoCloseable {
 
     private final BloomModel model;
-    private final Arena arena; // confined to the creating thread; closing it frees the native context
+    private final Arena arena; // shared; closing it frees the native context
     private final MemorySegment handle;
     private final int contextSize;
     private final int batchSize;
@@ -41,7 +42,7 @@ final class NativeContext implements AutoCloseable {
     NativeContext(BloomModel model, SessionConfig config) {
         this.model = model;
         this.vocabularySize = model.infoUnchecked().vocabularySize();
-        Arena arena = Arena.ofConfined();
+        Arena arena = Arena.ofShared();  // a BloomSession moves between threads; BatchSession's are shared too
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment params = bloom_h.bloom_context_default_params(tmp);
             bloom_context_params.n_ctx(params, config.contextSize());

@@ -33,7 +33,7 @@ import java.util.NoSuchElementException;
 public final class TokenIterator implements Iterator<Token>, AutoCloseable {
 
     private final BloomSession session;
-    private final Arena arena; // confined to the session's thread: sampler, parameters, event
+    private final Arena arena; // shared: sampler, parameters, event (the stream may change threads)
     private final MemorySegment generator; // borrows the sampler: freed before the arena closes
     private final MemorySegment event;
     private final BloomSession.IntList ids = new BloomSession.IntList();
@@ -52,7 +52,7 @@ public final class TokenIterator implements Iterator<Token>, AutoCloseable {
      */
     TokenIterator(BloomSession session, NativeContext context, int[] prompt, GenerationConfig config) {
         this.session = session;
-        Arena arena = Arena.ofConfined();
+        Arena arena = Arena.ofShared();  // the stream may be consumed from one thread, then another
         try {
             MemorySegment sampler = context.newSampler(arena, config, config.seed());
             this.generator = context.newGenerator(arena, sampler, prompt, config, 0);
@@ -67,29 +67,39 @@ public final class TokenIterator implements Iterator<Token>, AutoCloseable {
     }
 
     /**
-     * Whether another token follows; computes it (sampling and evaluating on this thread) if needed.
+     * Whether another token follows; computes it (sampling and evaluating on this thread) if needed. Any thread may
+     * consume the stream, one at a time, as it may use the session.
      *
-     * @throws IllegalStateException called from a thread other than the session's
+     * @throws ConcurrentUseException another thread is inside the session
      */
     @Override
     public boolean hasNext() {
-        session.checkThread();
-        if (buffered == null && completion == null) {
-            buffered = step();
+        session.enter(false);
+        try {
+            if (buffered == null && completion == null) {
+                buffered = step();
+            }
+            return buffered != null;
+        } finally {
+            session.leave();
         }
-        return buffered != null;
     }
 
     /** The next token. */
     @Override
     public Token next() {
-        if (!hasNext()) {
-            throw new NoSuchElementException(completion == null ? "generation finished"
-                    : "generation finished: " + completion.finishReason().jsonName());
+        session.enter(false);
+        try {
+            if (!hasNext()) {
+                throw new NoSuchElementException(completion == null ? "generation finished"
+                        : "generation finished: " + completion.finishReason().jsonName());
+            }
+            Token t = buffered;
+            buffered = null;
+            return t;
+        } finally {
+            session.leave();
         }
-        Token t = buffered;
-        buffered = null;
-        return t;
     }
 
     /**
@@ -98,10 +108,16 @@ public final class TokenIterator implements Iterator<Token>, AutoCloseable {
      * @throws IllegalStateException the generation is still running
      */
     public Completion completion() {
-        if (completion == null) {
-            throw new IllegalStateException("the generation has not finished: read until hasNext() is false, or close()");
+        session.enter(false);
+        try {
+            if (completion == null) {
+                throw new IllegalStateException(
+                        "the generation has not finished: read until hasNext() is false, or close()");
+            }
+            return completion;
+        } finally {
+            session.leave();
         }
-        return completion;
     }
 
     /**
@@ -110,12 +126,16 @@ public final class TokenIterator implements Iterator<Token>, AutoCloseable {
      */
     @Override
     public void close() {
-        if (completion != null) {
-            return;
+        session.enter(false);
+        try {
+            if (completion != null) {
+                return;
+            }
+            buffered = null; // computed but never handed out
+            finish(ended ? null : FinishReason.CANCELLED);
+        } finally {
+            session.leave();
         }
-        session.checkThread();
-        buffered = null; // computed but never handed out
-        finish(ended ? null : FinishReason.CANCELLED);
     }
 
     /** The next token to deliver, stepping the native generator at most once per generated token; null when done. */

@@ -9,8 +9,6 @@ import dev.bloom4j.checkpoint.DataType;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -106,37 +104,99 @@ class BloomSessionTest {
     }
 
     @Test
-    void sessionIsConfinedToItsThread() throws Exception {
-        try (BloomSession s = model.newSession(TinyModels.session(32))) {
-            s.evaluate(new int[] {1, 2});
-            String owner = Thread.currentThread().getName();
-            List<Consumer<BloomSession>> calls = List.of(
-                    BloomSession::position,
-                    BloomSession::logits,
-                    x -> x.evaluate(new int[] {3}),
-                    x -> x.generate("hi", GenerationConfig.greedy()),
-                    x -> x.stream("hi", GenerationConfig.greedy()),
-                    BloomSession::clear,
-                    BloomSession::close);
-            for (Consumer<BloomSession> call : calls) {
-                CompletableFuture<Void> done = new CompletableFuture<>();
-                Thread worker = Thread.ofPlatform().name("intruder").start(() -> {
-                    try {
-                        call.accept(s);
-                        done.complete(null);
-                    } catch (Throwable t) {
-                        done.completeExceptionally(t);
-                    }
-                });
-                worker.join();
-                var e = assertThrows(ExecutionException.class, done::get);
-                assertTrue(e.getCause() instanceof IllegalStateException, e.getCause().toString());
-                String message = e.getCause().getMessage();
-                assertTrue(message.startsWith("BloomSession used from thread \"intruder\"")
-                        && message.contains("but owned by \"" + owner + "\""), message);
-            }
-            assertEquals(2, s.position(), "the session is untouched and still usable");
+    void aSessionMovesBetweenThreadsOneCallAfterAnother() throws Exception {
+        GenerationConfig greedy = GenerationConfig.greedy().maxTokens(6).ignoreEos(true);
+        int[] alone;
+        try (BloomSession s = model.newSession(TinyModels.session(64))) {
+            alone = s.generate("Once upon", greedy).ids();
         }
+        BloomSession s = model.newSession(TinyModels.session(64));
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(2)) {
+            // The same generation, each call on another thread: an executor's, a virtual thread, this one.
+            int[] prompt = model.tokenize("Once upon");
+            pool.submit(() -> s.evaluate(prompt)).get();
+            List<Integer> ids = new java.util.ArrayList<>();
+            Thread.ofVirtual().start(() -> ids.add(argmax(s.logits()))).join();
+            for (int i = 1; i < 6; i++) {
+                int next = ids.get(ids.size() - 1);
+                Runnable step = () -> {
+                    s.evaluate(new int[] {next});
+                    ids.add(argmax(s.logits()));
+                };
+                if (i % 2 == 0) {
+                    pool.submit(step).get();
+                } else {
+                    step.run();
+                }
+            }
+            assertArrayEquals(alone, ids.stream().mapToInt(Integer::intValue).toArray());
+            // A token stream opened on one thread, read on two others.
+            s.clear();
+            var stream = s.stream("Once upon", greedy).iterator();
+            List<Integer> streamed = new java.util.ArrayList<>();
+            while (streamed.size() < 6) {
+                streamed.add(pool.submit(() -> stream.next().id()).get());
+                int[] id = new int[1];
+                Thread.ofVirtual().start(() -> id[0] = stream.next().id()).join();
+                streamed.add(id[0]);
+            }
+            assertArrayEquals(alone, streamed.stream().mapToInt(Integer::intValue).toArray());
+            pool.submit(s::close).get();  // closed from another thread
+        }
+        assertThrows(IllegalStateException.class, s::position);
+    }
+
+    @Test
+    void concurrentUseIsRefusedNamingBothThreadsAndChangesNothing() throws Exception {
+        try (BloomSession s = model.newSession(TinyModels.session(64))) {
+            var inside = new java.util.concurrent.CountDownLatch(1);
+            var release = new java.util.concurrent.CountDownLatch(1);
+            CompletableFuture<Completion> first = new CompletableFuture<>();
+            Thread holder = Thread.ofPlatform().name("holder").start(() -> {
+                try {
+                    first.complete(s.generate(model.tokenize("Once upon"),
+                            GenerationConfig.greedy().maxTokens(3).ignoreEos(true), (id, text) -> {
+                                inside.countDown();
+                                try {
+                                    release.await();
+                                } catch (InterruptedException e) {
+                                    Thread.currentThread().interrupt();
+                                }
+                                return true;
+                            }));
+                } catch (Throwable t) {
+                    first.completeExceptionally(t);
+                }
+            });
+            inside.await();
+            List<Runnable> calls = List.of(s::position, s::logits, () -> s.evaluate(new int[] {3}),
+                    () -> s.generate("hi", GenerationConfig.greedy()), () -> s.stream("hi", GenerationConfig.greedy()),
+                    s::clear, s::close);
+            for (Runnable call : calls) {
+                var e = assertThrows(ConcurrentUseException.class, call::run);
+                assertTrue(e.getMessage().contains("\"" + Thread.currentThread().getName() + "\"")
+                        && e.getMessage().contains("\"holder\""), e.getMessage());
+                assertEquals(BloomStatus.BUSY, e.status());
+            }
+            release.countDown();
+            holder.join();
+            assertEquals(3, first.get().generatedTokens());
+            try (BloomSession alone = model.newSession(TinyModels.session(64))) {
+                alone.generate(model.tokenize("Once upon"), GenerationConfig.greedy().maxTokens(3).ignoreEos(true),
+                        (id, text) -> true);
+                assertEquals(alone.position(), s.position(), "untouched by the refused calls");
+            }
+        }
+    }
+
+    private static int argmax(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) {
+            if (logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     @Test

@@ -38,8 +38,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * Hugging Face checkpoint directory or a {@code .gguf} file, and the JVM property {@code bloom4j.model} is the
  * fallback when {@code -p model} is not given.
  *
- * <p>The state is per thread ({@link Scope#Thread}) because a {@link BloomSession} belongs to the thread that made
- * it; sessions are opened in iteration-level setups, so they are always made by the thread that uses them.
+ * <p>The state is per thread ({@link Scope#Thread}) because a {@link BloomSession} serves one thread at a time;
+ * sessions are opened in iteration-level setups, by the thread that uses them.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
