@@ -334,6 +334,33 @@ class BloomLangChain4jTest {
     }
 
     @Test
+    void aHandlerThatThrowsStopsTheStreamAndGetsOnError() {
+        List<String> events = new ArrayList<>();
+        RuntimeException boom = new IllegalStateException("enough");
+        Throwable[] seen = new Throwable[1];
+        streamingChatModel().chat("Tell me a story", new StreamingChatResponseHandler() {
+            @Override
+            public void onPartialResponse(String text) {
+                events.add("partial");
+                throw boom;
+            }
+
+            @Override
+            public void onCompleteResponse(ChatResponse response) {
+                events.add("complete");
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                events.add("error");
+                seen[0] = error;
+            }
+        });
+        assertEquals(List.of("partial", "error"), events);
+        assertEquals(boom, seen[0]);
+    }
+
+    @Test
     void aBuilderWithoutAModelSaysSo() {
         var e = assertThrows(IllegalStateException.class, () -> BloomLanguageModel.builder().build());
         assertTrue(e.getMessage().contains("model"), e.getMessage());
