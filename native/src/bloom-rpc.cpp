@@ -429,8 +429,8 @@ void executor::work() {
 }
 
 void executor::run(const std::function<void()> & fn) {
-    if (!link_) {
-        fn();
+    if (!link_ || std::this_thread::get_id() == worker_.get_id()) {
+        fn();  // no servers, or already on the worker (a nested call)
         return;
     }
     std::unique_lock<std::mutex> lock(g_mutex);
