@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bloom4j as a dependency: deploys the build's artifacts to a file:// staging repository (./mvnw deploy), then builds
+# bloom4j as a dependency: deploys the build's artifacts, with -sources and -javadoc jars and the BOM, to a file://
+# staging repository (./mvnw -Ppublish deploy), then builds
 # and runs ci/consumer, a project that resolves bloom4j only from there (and third-party jars from Maven Central,
 # into a local repository of its own), with CMake, g++, gcc and npm absent from its PATH: the jars must carry
 # everything. Run after ./mvnw verify (it reuses the built natives: -Dbloom4j.skipNative).
@@ -12,10 +13,17 @@ rm -rf "$work"
 mkdir -p "$work/bin"
 log() { echo "check-consumer: $*" >&2; }
 
-log "deploying to file://$work/staging"
-./mvnw -B -q deploy -DskipTests -Dbloom4j.skipNative -DaltDeploymentRepository="staging::file://$work/staging"
-[[ -f $(ls "$work"/staging/dev/bloom4j/bloom4j-api/0.1.0-SNAPSHOT/bloom4j-api-*.jar | head -n 1) ]] ||
-    { log "no bloom4j-api jar in the staging repository"; exit 1; }
+log "deploying to file://$work/staging (with -sources and -javadoc jars: -Ppublish)"
+./mvnw -B -q -Ppublish deploy -DskipTests -Dbloom4j.skipNative \
+    -DaltDeploymentRepository="staging::file://$work/staging"
+for kind in "" -sources -javadoc; do
+    for artifact in bloom4j-api bloom4j-bindings bloom4j-checkpoint bloom4j-langchain4j; do
+        ls "$work/staging/dev/bloom4j/$artifact/0.1.0-SNAPSHOT/$artifact"-0.1.0-*[0-9]"$kind.jar" >/dev/null 2>&1 ||
+            { log "no $artifact$kind jar in the staging repository"; exit 1; }
+    done
+done
+ls "$work"/staging/dev/bloom4j/bloom4j-bom/0.1.0-SNAPSHOT/bloom4j-bom-*.pom >/dev/null ||
+    { log "no bloom4j-bom in the staging repository"; exit 1; }
 
 # A PATH of everything in /usr/bin and /bin but the native toolchain and npm.
 for d in /usr/local/bin /usr/bin /bin; do
