@@ -42,7 +42,7 @@ final class DownloadProgress implements DownloadListener {
     /** Leaves the last bar's final state on its own line. */
     void finish() {
         if (bar != null) {
-            err.println();
+            bar.clear();
             bar = null;
         }
     }
