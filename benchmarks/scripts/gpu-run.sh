@@ -29,7 +29,7 @@
 # GB/s), llama-bench-<model>-<type>.json, harness-java.json / harness-c.json (pp512/tg128 of the first model and type
 # through the Java API and through the C harness, same library, same run), downcall.json (DowncallBenchmark: one
 # session call with its FFM downcall), machine.txt (nvidia-smi's GPU name, driver, memory; CPU; date; commit; the
-# command), logits-test.log and logits-<model>.json (the logits step), summary.md, summary.json and summary.png (MFU
+# command), logits-test.log and logits-<model>.json (the logits step), summary.md and summary.json (MFU
 # against the datasheet peak and the same-run GEMM, MBU against PEAK_GBPS and the same-run copy, bloom4j / llama.cpp
 # and Java / C ratios, the logits checks).
 #

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Summarises one gpu-run.sh result directory: Markdown on stdout, summary.json (the table's rows) and summary.png
-(bloom4j and llama.cpp tokens/s per test, drawn by barchart.py with the standard library only).
+"""Summarises one gpu-run.sh result directory: Markdown on stdout and summary.json (the table's rows, and the
+bloom4j and llama.cpp tokens/s per test that chart.py draws as summary.png with matplotlib, on a machine that has it:
+the GPU machines reach no package index).
 
     gpu-summary.py DIR [--peak-tflops 989] [--peak-gbps 4800]
 
@@ -16,9 +17,6 @@ import json
 import os
 import re
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import barchart  # noqa: E402  (this directory's)
 
 
 def load(path):
@@ -181,13 +179,12 @@ def main():
     print("\n".join(out))
 
     chart_title = f"bloom4j vs llama.cpp, tokens/s: {ref['device']['description']}"
-    if chart:
-        barchart.write_png(os.path.join(a.dir, "summary.png"), chart_title, chart,
-                           series=("bloom4j (Java)", "llama.cpp"))
     with open(os.path.join(a.dir, "summary.json"), "w") as f:
         json.dump({"machine": open(machine).read().strip().splitlines() if os.path.exists(machine) else [],
                    "device": ref["device"], "reference": {"gemm_tflops": gemm, "copy_gb_per_s": copy},
-                   "peak": {"tflops": a.peak_tflops, "gb_per_s": a.peak_gbps}, "rows": table}, f, indent=2)
+                   "peak": {"tflops": a.peak_tflops, "gb_per_s": a.peak_gbps}, "rows": table,
+                   "chart": {"title": chart_title, "series": ["bloom4j (Java)", "llama.cpp"],
+                             "rows": [list(r) for r in chart]}}, f, indent=2)
 
 
 if __name__ == "__main__":
