@@ -6,6 +6,7 @@
 #     cmake -DBLOOM_RUNNABLE=ON -P cmake/cpu-variants.cmake   -> every variant this machine runs, best first
 #     cmake -DBLOOM_GGML_OPTIONS_OF=x86-64-v4 -P cmake/cpu-variants.cmake   -> -DGGML_SSE42=ON ... -DGGML_AMX_BF16=OFF
 #     cmake -DBLOOM_GGML_OPTIONS_OF=armv8-a -P cmake/cpu-variants.cmake     -> -DGGML_CPU_ARM_ARCH=armv8-a
+#     cmake -DBLOOM_VARIANTS_OF=aarch64 -P cmake/cpu-variants.cmake     -> every aarch64 variant (or x86_64's), best first
 include_guard(GLOBAL)
 cmake_policy(SET CMP0057 NEW)  # if (... IN_LIST ...): on in the project, not by default in script mode
 
@@ -95,7 +96,16 @@ function(bloom_best_variant out_var)
 endfunction()
 
 if (CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
-    if (DEFINED BLOOM_GGML_OPTIONS_OF)
+    if (DEFINED BLOOM_VARIANTS_OF)
+        if (BLOOM_VARIANTS_OF STREQUAL "aarch64")
+            string(REPLACE ";" " " _bloom_list "${BLOOM_AARCH64_VARIANTS}")
+        elseif (BLOOM_VARIANTS_OF STREQUAL "x86_64")
+            string(REPLACE ";" " " _bloom_list "${BLOOM_X86_VARIANTS}")
+        else()
+            message(FATAL_ERROR "BLOOM_VARIANTS_OF must be aarch64 or x86_64, not '${BLOOM_VARIANTS_OF}'")
+        endif()
+        execute_process(COMMAND ${CMAKE_COMMAND} -E echo "${_bloom_list}")
+    elseif (DEFINED BLOOM_GGML_OPTIONS_OF)
         if (BLOOM_GGML_OPTIONS_OF IN_LIST BLOOM_AARCH64_VARIANTS)
             execute_process(COMMAND ${CMAKE_COMMAND} -E echo
                 "-DGGML_CPU_ARM_ARCH=${BLOOM_ARM_ARCH_${BLOOM_GGML_OPTIONS_OF}}")
