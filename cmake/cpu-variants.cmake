@@ -35,7 +35,8 @@ set(BLOOM_CPU_FLAGS_x86-64-v4-vnni-bf16 ${BLOOM_CPU_FLAGS_x86-64-v4} avx512_vnni
 # Each variant's tests run on the weakest CPU qemu has that the variant claims (so an instruction outside the claim
 # would be SIGILL there, not a pass): cortex-a57 (plain armv8.0, like Graviton 1 and Cortex-A72), neoverse-n1
 # (Graviton 2, Ampere Altra), max without SVE (i8mm but no SVE, like Apple M2 and later under Linux), max with
-# 256-bit SVE (Graviton 3, Neoverse V1; Grace and Graviton 4 have 128-bit SVE, ggml has kernels for 128, 256, 512).
+# 128-bit SVE (Graviton 4, Grace, Neoverse V2 and N2; Graviton 3 has 256-bit SVE: ggml has kernels for 128, 256 and
+# 512 bits, and qemu runs the 256-bit ones the same, only slower).
 set(BLOOM_AARCH64_VARIANTS armv8.2-a-dotprod-fp16-i8mm-sve armv8.2-a-dotprod-fp16-i8mm armv8.2-a-dotprod-fp16
     armv8-a)
 set(BLOOM_ARM_ARCH_armv8-a armv8-a)
@@ -49,7 +50,7 @@ set(BLOOM_CPU_FLAGS_armv8.2-a-dotprod-fp16-i8mm ${BLOOM_CPU_FLAGS_armv8.2-a-dotp
 set(BLOOM_QEMU_CPU_armv8.2-a-dotprod-fp16-i8mm max,sve=off)
 set(BLOOM_ARM_ARCH_armv8.2-a-dotprod-fp16-i8mm-sve armv8.2-a+dotprod+fp16+i8mm+sve)
 set(BLOOM_CPU_FLAGS_armv8.2-a-dotprod-fp16-i8mm-sve ${BLOOM_CPU_FLAGS_armv8.2-a-dotprod-fp16-i8mm} sve)
-set(BLOOM_QEMU_CPU_armv8.2-a-dotprod-fp16-i8mm-sve max,sve-default-vector-length=32)
+set(BLOOM_QEMU_CPU_armv8.2-a-dotprod-fp16-i8mm-sve max,sve-default-vector-length=16)
 
 # Sets out_var to the variants of this machine's architecture whose flags its /proc/cpuinfo shows, best first: the
 # x86-64 ones by the "flags" line, the aarch64 ones by the "Features" line; an empty list where there is neither (not
