@@ -134,7 +134,16 @@ public final class NativeLibrary {
 
     /** {@code <os>-<arch>} in the jar's naming, e.g. {@code linux-x86_64}. */
     static String platform() {
-        String os = System.getProperty("os.name", "unknown").toLowerCase(Locale.ROOT);
+        return platform(System.getProperty("os.name", "unknown"), System.getProperty("os.arch", "unknown"));
+    }
+
+    /**
+     * {@code <os>-<arch>} for these values of the {@code os.name} and {@code os.arch} properties: {@code linux-x86_64}
+     * for Linux on {@code amd64}, {@code linux-aarch64} for Linux on {@code aarch64} (what OpenJDK reports on ARM64
+     * Linux) or {@code arm64}.
+     */
+    static String platform(String osName, String osArch) {
+        String os = osName.toLowerCase(Locale.ROOT);
         if (os.startsWith("linux")) {
             os = "linux";
         } else if (os.startsWith("mac")) {
@@ -142,7 +151,7 @@ public final class NativeLibrary {
         } else if (os.startsWith("windows")) {
             os = "windows";
         }
-        String arch = System.getProperty("os.arch", "unknown").toLowerCase(Locale.ROOT);
+        String arch = osArch.toLowerCase(Locale.ROOT);
         arch = switch (arch) {
             case "amd64", "x86_64", "x86-64" -> "x86_64";
             case "arm64", "aarch64" -> "aarch64";
