@@ -6,7 +6,7 @@
 # BLOOM_CUDA=ON adds ggml's CUDA backend, configured in cmake/cuda.cmake.
 include("${CMAKE_CURRENT_LIST_DIR}/fetch-llama.cpp.cmake")  # the pin and bloom_fetch_pinned_llama_cpp()
 include("${CMAKE_CURRENT_LIST_DIR}/cuda.cmake")             # BLOOM_CUDA_ARCHITECTURES, BLOOM_CUBLAS_ROOT
-include("${CMAKE_CURRENT_LIST_DIR}/cpu-variants.cmake")     # BLOOM_X86_VARIANTS, bloom_best_x86_variant()
+include("${CMAKE_CURRENT_LIST_DIR}/cpu-variants.cmake")     # BLOOM_X86_VARIANTS, BLOOM_AARCH64_VARIANTS, bloom_best_variant()
 
 set(GGML_SOURCE_DIR "" CACHE PATH "ggml source tree to build instead of the pinned one")
 option(BLOOM_USE_SYSTEM_GGML "Use an installed ggml (find_package) instead of building the pinned one" OFF)
@@ -77,10 +77,22 @@ else()
     set(BLOOM_HAVE_RPC ${BLOOM_RPC})
     set(GGML_NATIVE OFF CACHE BOOL "" FORCE)
     set(GGML_LLAMAFILE ON CACHE BOOL "" FORCE)
-    # Each x86-64 variant turns on exactly the ggml instruction-set options listed for it below and no other.
+    # Each x86-64 variant turns on exactly the ggml instruction-set options listed for it below and no other; each
+    # aarch64 variant compiles ggml's CPU backend for exactly its -march (and must be a cross build for aarch64).
     if (BLOOM_CPU_VARIANT STREQUAL "native")
         set(GGML_NATIVE ON CACHE BOOL "" FORCE)
+    elseif (BLOOM_CPU_VARIANT IN_LIST BLOOM_AARCH64_VARIANTS)
+        if (NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+            message(FATAL_ERROR "BLOOM_CPU_VARIANT=${BLOOM_CPU_VARIANT} is an aarch64 variant, but this build targets "
+                "${CMAKE_SYSTEM_PROCESSOR}: configure with -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake")
+        endif()
+        set(GGML_CPU_ARM_ARCH "${BLOOM_ARM_ARCH_${BLOOM_CPU_VARIANT}}" CACHE STRING "" FORCE)
     elseif (BLOOM_CPU_VARIANT IN_LIST BLOOM_X86_VARIANTS)
+        if (NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+            string(REPLACE ";" ", " _bloom_names "${BLOOM_AARCH64_VARIANTS}")
+            message(FATAL_ERROR "BLOOM_CPU_VARIANT=${BLOOM_CPU_VARIANT} is an x86-64 variant, but this build targets "
+                "${CMAKE_SYSTEM_PROCESSOR} (variants for aarch64: ${_bloom_names})")
+        endif()
         foreach (f ${BLOOM_X86_GGML_OPTIONS})
             if (f IN_LIST BLOOM_GGML_OPTIONS_${BLOOM_CPU_VARIANT})
                 set(GGML_${f} ON CACHE BOOL "" FORCE)
@@ -89,7 +101,7 @@ else()
             endif()
         endforeach()
     else()
-        string(REPLACE ";" ", " _bloom_names "${BLOOM_X86_VARIANTS}")
+        string(REPLACE ";" ", " _bloom_names "${BLOOM_X86_VARIANTS};${BLOOM_AARCH64_VARIANTS}")
         message(FATAL_ERROR "BLOOM_CPU_VARIANT must be one of ${_bloom_names} or native, not '${BLOOM_CPU_VARIANT}'")
     endif()
     add_subdirectory("${_ggml_dir}" "${CMAKE_BINARY_DIR}/ggml" EXCLUDE_FROM_ALL)

@@ -120,6 +120,10 @@ std::string build_version_string() {
         {"avx512", ggml_cpu_has_avx512()}, {"avx512_vbmi", ggml_cpu_has_avx512_vbmi()},
         {"avx512_vnni", ggml_cpu_has_avx512_vnni()}, {"avx512_bf16", ggml_cpu_has_avx512_bf16()},
         {"amx_int8", ggml_cpu_has_amx_int8()},
+        // aarch64: the extensions the variant was compiled with (these report the build, like the x86 ones above;
+        // ggml's NEON and SVE-width queries would need its CPU backend initialised first).
+        {"dotprod", ggml_cpu_has_dotprod()}, {"fp16", ggml_cpu_has_fp16_va()}, {"i8mm", ggml_cpu_has_matmul_int8()},
+        {"sve", ggml_cpu_has_sve()},
     };
     for (const auto & [name, on] : features) {
         if (on) {

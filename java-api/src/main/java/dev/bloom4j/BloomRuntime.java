@@ -47,7 +47,9 @@ public final class BloomRuntime {
 
     /**
      * The variant of the jar's library that this machine loaded ({@code x86-64-v4-vnni-bf16}, {@code x86-64-v4},
-     * {@code x86-64-v3}, {@code x86-64-v2}, {@code cuda}, {@code native}); empty for a library given by path.
+     * {@code x86-64-v3}, {@code x86-64-v2}, {@code cuda}, {@code native}; on aarch64
+     * {@code armv8.2-a-dotprod-fp16-i8mm-sve}, {@code armv8.2-a-dotprod-fp16-i8mm}, {@code armv8.2-a-dotprod-fp16},
+     * {@code armv8-a}); empty for a library given by path.
      */
     public static Optional<String> libraryVariant() {
         return loaded().variant();

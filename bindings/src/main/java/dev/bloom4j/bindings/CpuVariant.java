@@ -14,7 +14,9 @@ import java.util.TreeSet;
  *
  * <p>The flags are the instruction sets that CMake turns on for the variant (cmake/cpu-variants.cmake): running a
  * build on a CPU without one of them dies with SIGILL somewhere inside ggml, long after the load succeeded, so the
- * loader checks them first.
+ * loader checks them first. On x86-64 they are words of the {@code flags} line; on aarch64 of the {@code Features}
+ * line, the kernel's names of the hardware capabilities (AT_HWCAP) that ggml itself tests: {@code asimddp} is
+ * dotprod, {@code fphp} and {@code asimdhp} fp16, then {@code i8mm} and {@code sve}.
  *
  * <p>The {@value #CUDA} variant is the x86-64-v3 build with ggml's CUDA backend as well. It needs the CUDA runtime
  * libraries (libcudart, libcublas) to load at all, but neither a driver nor a GPU; where it does not load, the loader
@@ -38,6 +40,13 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
     private static final Set<String> X86_64_V4 = union(X86_64_V3, "avx512f", "avx512cd", "avx512vl", "avx512dq",
             "avx512bw");
     private static final Set<String> X86_64_V4_VNNI_BF16 = union(X86_64_V4, "avx512_vnni", "avx512_bf16");
+    // The /proc/cpuinfo Features of each aarch64 variant, the same way. armv8.2-a brings LSE atomics, CRC32 and RDMA,
+    // which the compiler may use unasked.
+    private static final Set<String> ARMV8_A = Set.of("fp", "asimd");
+    private static final Set<String> ARMV8_2_A_DOTPROD_FP16 = union(ARMV8_A, "atomics", "crc32", "asimdrdm",
+            "asimddp", "fphp", "asimdhp");
+    private static final Set<String> ARMV8_2_A_DOTPROD_FP16_I8MM = union(ARMV8_2_A_DOTPROD_FP16, "i8mm");
+    private static final Set<String> ARMV8_2_A_DOTPROD_FP16_I8MM_SVE = union(ARMV8_2_A_DOTPROD_FP16_I8MM, "sve");
 
     CpuVariant {
         Objects.requireNonNull(name, "name");
@@ -71,7 +80,15 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
                     new CpuVariant("x86-64-v4-vnni-bf16", X86_64_V4_VNNI_BF16, "AVX-512 + VNNI + BF16"),
                     new CpuVariant("x86-64-v4", X86_64_V4, "AVX-512 F/CD/VL/DQ/BW"),
                     new CpuVariant("x86-64-v3", X86_64_V3, "AVX2 + FMA + F16C"),
-                    new CpuVariant("x86-64-v2", X86_64_V2, "SSE4.2, no AVX")));
+                    new CpuVariant("x86-64-v2", X86_64_V2, "SSE4.2, no AVX")),
+            "linux-aarch64", List.of(
+                    // Cross-compiled on x86-64 (bindings/pom.xml, profile aarch64); no -Pnative slot: the jar is
+                    // not built on aarch64 hosts.
+                    new CpuVariant("armv8.2-a-dotprod-fp16-i8mm-sve", ARMV8_2_A_DOTPROD_FP16_I8MM_SVE,
+                            "dotprod + fp16 + i8mm + SVE"),
+                    new CpuVariant("armv8.2-a-dotprod-fp16-i8mm", ARMV8_2_A_DOTPROD_FP16_I8MM, "dotprod + fp16 + i8mm"),
+                    new CpuVariant("armv8.2-a-dotprod-fp16", ARMV8_2_A_DOTPROD_FP16, "dotprod + fp16"),
+                    new CpuVariant("armv8-a", ARMV8_A, "NEON only")));
 
     private static Set<String> union(Set<String> base, String... more) {
         Set<String> all = new TreeSet<>(base);
@@ -101,13 +118,15 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
     }
 
     /**
-     * The CPU flags listed in the text of {@code /proc/cpuinfo}: the words after the first {@code flags :} line
-     * (all cores of one machine report the same). Empty if there is no such line.
+     * The CPU flags listed in the text of {@code /proc/cpuinfo}: the words after the first {@code flags :} line on
+     * x86-64, {@code Features :} on aarch64 (all cores of one machine report the same: on aarch64 the kernel lists
+     * the features every core has). Empty if there is no such line.
      */
     static Optional<Set<String>> parseCpuInfoFlags(String cpuinfo) {
         for (String line : cpuinfo.split("\n")) {
             int colon = line.indexOf(':');
-            if (colon > 0 && line.substring(0, colon).strip().equals("flags")) {
+            String key = colon > 0 ? line.substring(0, colon).strip() : "";
+            if (key.equals("flags") || key.equals("Features")) {
                 String flags = line.substring(colon + 1).strip();
                 return Optional.of(flags.isEmpty() ? Set.of() : Set.copyOf(Arrays.asList(flags.split("\\s+"))));
             }

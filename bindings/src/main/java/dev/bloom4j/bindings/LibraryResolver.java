@@ -223,7 +223,7 @@ final class LibraryResolver {
             fail(place, "skipped, " + in.cpuFlags()
                     .map(flags -> "this CPU lacks " + String.join(", ", variant.missingFlags(flags))
                             + " (" + variant.description() + ")")
-                    .orElse("the CPU's flags are unknown (no flags line in /proc/cpuinfo), so only the most"
+                    .orElse("the CPU's flags are unknown (no flags or Features line in /proc/cpuinfo), so only the most"
                             + " compatible variant is tried"));
             return Optional.empty();
         }

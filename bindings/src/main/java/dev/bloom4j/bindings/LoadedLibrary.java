@@ -16,7 +16,7 @@ import java.util.Optional;
  * @param origin     where it came from, e.g. {@code system property bloom4j.library.path} or
  *                   {@code jar resource native/linux-x86_64/x86-64-v3/libbloom.so}
  * @param variant    the jar variant ({@code cuda}, {@code x86-64-v4-vnni-bf16}, {@code x86-64-v3}, {@code native},
- *                   ...) when the library came from the jar; empty for a library given by path, whose build is unknown
+ *                   {@code armv8.2-a-dotprod-fp16}, ...) when the library came from the jar; empty for a library given by path, whose build is unknown
  * @param abiVersion the {@code bloom_abi_version()} the library reported, equal to the bindings' BLOOM_ABI_VERSION
  */
 public record LoadedLibrary(Path path, String origin, Optional<String> variant, int abiVersion) {

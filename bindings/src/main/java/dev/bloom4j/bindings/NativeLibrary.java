@@ -21,7 +21,10 @@ import java.util.Set;
  *   <li>the jar, {@code native/<os>-<arch>/<variant>/libbloom.so}, the best variant this CPU can run according to
  *       /proc/cpuinfo ({@code x86-64-v4-vnni-bf16} needs AVX-512 F/CD/VL/DQ/BW, VNNI and BF16; {@code x86-64-v4}
  *       the five AVX-512 sets; {@code x86-64-v3} AVX2, FMA, F16C and BMI2; {@code x86-64-v2} is the fallback; a
- *       {@code native} build from {@code -Pnative} comes first when present). A {@code cuda} build (x86-64-v3 with
+ *       {@code native} build from {@code -Pnative} comes first when present); on aarch64 ({@code linux-aarch64},
+ *       from the Features line) {@code armv8.2-a-dotprod-fp16-i8mm-sve}, {@code armv8.2-a-dotprod-fp16-i8mm},
+ *       {@code armv8.2-a-dotprod-fp16} (asimddp, fphp, asimdhp and the armv8.1-a atomics, crc32, asimdrdm; i8mm;
+ *       sve), and {@code armv8-a} as the fallback. A {@code cuda} build (x86-64-v3 with
  *       ggml's CUDA backend, from {@code -Pcuda}) comes before all of them; where the dynamic loader refuses it
  *       (no libcudart.so.13 or libcublas.so.13 on the library path), one warning says why and the CPU variant is
  *       loaded instead. A library is extracted to {@code ~/.cache/bloom4j/lib/<sha256>/libbloom.so} (or under
@@ -49,8 +52,8 @@ public final class NativeLibrary {
     public static final String PATH_VARIABLE = LibraryResolver.PATH_VARIABLE;
     /**
      * System property naming the one jar variant to load ({@code cuda}, {@code native}, {@code x86-64-v4-vnni-bf16},
-     * {@code x86-64-v4}, {@code x86-64-v3}, {@code x86-64-v2}), or {@code cpu} for the best CPU variant, never the
-     * CUDA one.
+     * {@code x86-64-v4}, {@code x86-64-v3}, {@code x86-64-v2}; on aarch64 {@code armv8-a} and the others of
+     * {@link CpuVariant#BY_PLATFORM}), or {@code cpu} for the best CPU variant, never the CUDA one.
      */
     public static final String VARIANT_PROPERTY = LibraryResolver.VARIANT_PROPERTY;
     /** Environment variable with the values of {@link #VARIANT_PROPERTY}, used when the property is not set. */
@@ -131,7 +134,16 @@ public final class NativeLibrary {
 
     /** {@code <os>-<arch>} in the jar's naming, e.g. {@code linux-x86_64}. */
     static String platform() {
-        String os = System.getProperty("os.name", "unknown").toLowerCase(Locale.ROOT);
+        return platform(System.getProperty("os.name", "unknown"), System.getProperty("os.arch", "unknown"));
+    }
+
+    /**
+     * {@code <os>-<arch>} for these values of the {@code os.name} and {@code os.arch} properties: {@code linux-x86_64}
+     * for Linux on {@code amd64}, {@code linux-aarch64} for Linux on {@code aarch64} (what OpenJDK reports on ARM64
+     * Linux) or {@code arm64}.
+     */
+    static String platform(String osName, String osArch) {
+        String os = osName.toLowerCase(Locale.ROOT);
         if (os.startsWith("linux")) {
             os = "linux";
         } else if (os.startsWith("mac")) {
@@ -139,7 +151,7 @@ public final class NativeLibrary {
         } else if (os.startsWith("windows")) {
             os = "windows";
         }
-        String arch = System.getProperty("os.arch", "unknown").toLowerCase(Locale.ROOT);
+        String arch = osArch.toLowerCase(Locale.ROOT);
         arch = switch (arch) {
             case "amd64", "x86_64", "x86-64" -> "x86_64";
             case "arm64", "aarch64" -> "aarch64";
@@ -148,7 +160,10 @@ public final class NativeLibrary {
         return os + "-" + arch;
     }
 
-    /** This CPU's flags, or empty where /proc/cpuinfo is missing or has no flags line (not Linux, not x86). */
+    /**
+     * This CPU's flags (x86-64) or features (aarch64), or empty where /proc/cpuinfo is missing or has neither line
+     * (not Linux, or another architecture).
+     */
     static Optional<Set<String>> cpuFlags() {
         try {
             return CpuVariant.parseCpuInfoFlags(Files.readString(Path.of("/proc/cpuinfo")));

@@ -59,6 +59,38 @@ class CpuVariantTest {
     private static final String SKYLAKE_SP = "flags : " + V3 + "avx512f avx512dq avx512cd avx512bw avx512vl";
     private static final String KNIGHTS_LANDING = "flags : " + V3 + "avx512f avx512pf avx512er avx512cd";
 
+    // aarch64 machines, abridged from real /proc/cpuinfo (Features lines as Linux prints them). Cortex-A72 (Graviton 1,
+    // Raspberry Pi 4) is plain armv8.0; Neoverse N1 (Graviton 2, Ampere Altra) has dotprod and fp16; Neoverse V1
+    // (Graviton 3) adds i8mm and SVE; an Apple M2 in a Linux VM has i8mm but no SVE; Cortex-A55 has dotprod and fp16
+    // too. The made-up ones: dotprod without fp16, and SVE without i8mm (like A64FX, which has no dotprod either).
+    private static final String CORTEX_A72 = """
+            processor	: 0
+            BogoMIPS	: 166.66
+            Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid
+            CPU implementer	: 0x41
+            CPU architecture: 8
+            CPU part	: 0xd08
+            """;
+    private static final String NEOVERSE_N1 = """
+            processor	: 0
+            BogoMIPS	: 243.75
+            Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop \
+            asimddp ssbs
+            CPU implementer	: 0x41
+            CPU part	: 0xd0c
+            """;
+    private static final String NEOVERSE_V1 = "Features : fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp "
+            + "asimdhp cpuid asimdrdm jscvt fcma lrcpc dcpop sha3 sm3 sm4 asimddp sha512 sve asimdfhm dit uscat ilrcpc "
+            + "flagm ssbs paca pacg dcpodp svei8mm svebf16 i8mm bf16 dgh rng";
+    private static final String APPLE_M2_VM = "Features : fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp "
+            + "asimdhp cpuid asimdrdm jscvt fcma lrcpc dcpop sha3 asimddp sha512 asimdfhm dit uscat ilrcpc flagm sb "
+            + "paca pacg dcpodp flagm2 frint i8mm bf16 bti ecv";
+    private static final String DOTPROD_WITHOUT_FP16 = "Features : fp asimd evtstrm crc32 atomics cpuid asimdrdm "
+            + "asimddp";
+    private static final String SVE_WITHOUT_I8MM = "Features : fp asimd evtstrm sha1 sha2 crc32 atomics fphp "
+            + "asimdhp cpuid asimdrdm fcma dcpop sve";
+    private static final String ARM = "linux-aarch64";
+
     private static List<String> names(List<CpuVariant> variants) {
         return variants.stream().map(CpuVariant::name).toList();
     }
@@ -118,7 +150,8 @@ class CpuVariantTest {
         // cmake/cpu-variants.cmake: set(BLOOM_X86_VARIANTS ...) and set(BLOOM_CPU_FLAGS_<variant> ${...} flag ...).
         String cmake = Files.readString(Path.of("..", "cmake", "cpu-variants.cmake"));
         Map<String, List<String>> sets = new HashMap<>();
-        Matcher m = Pattern.compile("(?m)^set\\((BLOOM_X86_VARIANTS|BLOOM_CPU_FLAGS_[\\w.-]+)\\s+([^)#]*)\\)")
+        Matcher m = Pattern.compile(
+                        "(?m)^set\\((BLOOM_X86_VARIANTS|BLOOM_AARCH64_VARIANTS|BLOOM_CPU_FLAGS_[\\w.-]+)\\s+([^)#]*)\\)")
                 .matcher(cmake);
         while (m.find()) {
             sets.put(m.group(1), Arrays.asList(m.group(2).strip().split("\\s+")));
@@ -133,6 +166,14 @@ class CpuVariantTest {
         }
         assertEquals(variant("x86-64-v3").requiredFlags(), variant("cuda").requiredFlags(),
                 "the CUDA build's CPU code is x86-64-v3");
+
+        List<String> armOrder = sets.get("BLOOM_AARCH64_VARIANTS");
+        assertEquals(List.of("armv8.2-a-dotprod-fp16-i8mm-sve", "armv8.2-a-dotprod-fp16-i8mm",
+                "armv8.2-a-dotprod-fp16", "armv8-a"), armOrder);
+        assertEquals(armOrder, names(CpuVariant.BY_PLATFORM.get(ARM)), "the loader tries the variants in CMake's order");
+        for (String v : armOrder) {
+            assertEquals(expand(sets, "BLOOM_CPU_FLAGS_" + v), armVariant(v).requiredFlags(), v);
+        }
     }
 
     /** A CMake list with its ${...} references replaced by their values. */
@@ -172,6 +213,52 @@ class CpuVariantTest {
 
     @Test
     void unknownPlatformHasNoVariants() {
-        assertEquals(List.of(), CpuVariant.runnable("linux-aarch64", Optional.of(Set.of("neon"))));
+        assertEquals(List.of(), CpuVariant.runnable("linux-riscv64", Optional.of(Set.of("rv64gcv"))));
+    }
+
+    private static CpuVariant armVariant(String name) {
+        return CpuVariant.BY_PLATFORM.get(ARM).stream().filter(v -> v.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    private static List<String> armRunnable(String cpuinfo) {
+        return names(CpuVariant.runnable(ARM, CpuVariant.parseCpuInfoFlags(cpuinfo)));
+    }
+
+    @Test
+    void parsesTheAarch64FeaturesLine() {
+        Set<String> features = CpuVariant.parseCpuInfoFlags(NEOVERSE_N1).orElseThrow();
+        assertTrue(features.containsAll(Set.of("fp", "asimd", "asimddp", "fphp", "asimdhp", "atomics")),
+                features::toString);
+        assertTrue(!features.contains("0xd0c") && !features.contains("8"), "only the Features line: " + features);
+    }
+
+    @Test
+    void aarch64MachinesGetTheBestVariantWhoseEveryFeatureTheyHave() {
+        List<String> dotprodDown = List.of("armv8.2-a-dotprod-fp16", "armv8-a");
+        assertEquals(List.of("armv8-a"), armRunnable(CORTEX_A72), "Cortex-A72: armv8.0 only");
+        assertEquals(dotprodDown, armRunnable(NEOVERSE_N1), "Neoverse N1: dotprod + fp16");
+        assertEquals(List.of("armv8.2-a-dotprod-fp16-i8mm-sve", "armv8.2-a-dotprod-fp16-i8mm",
+                "armv8.2-a-dotprod-fp16", "armv8-a"), armRunnable(NEOVERSE_V1), "Neoverse V1: everything");
+        assertEquals(List.of("armv8.2-a-dotprod-fp16-i8mm", "armv8.2-a-dotprod-fp16", "armv8-a"),
+                armRunnable(APPLE_M2_VM), "i8mm without SVE");
+    }
+
+    @Test
+    void aarch64MachineMissingOneFeatureNeverGetsAVariantThatUsesIt() {
+        assertEquals(List.of("armv8-a"), armRunnable(DOTPROD_WITHOUT_FP16), "dotprod without fp16");
+        assertEquals(Set.of("asimdhp", "fphp"), armVariant("armv8.2-a-dotprod-fp16")
+                .missingFlags(CpuVariant.parseCpuInfoFlags(DOTPROD_WITHOUT_FP16).orElseThrow()));
+        assertEquals(List.of("armv8-a"), armRunnable(SVE_WITHOUT_I8MM), "SVE and fp16 without dotprod or i8mm");
+        assertEquals(Set.of("asimddp", "i8mm"), armVariant("armv8.2-a-dotprod-fp16-i8mm-sve")
+                .missingFlags(CpuVariant.parseCpuInfoFlags(SVE_WITHOUT_I8MM).orElseThrow()));
+        // No NEON at all (some embedded cores): no packaged variant.
+        assertEquals(List.of(), names(CpuVariant.runnable(ARM, Optional.of(Set.of("fp", "evtstrm")))));
+    }
+
+    @Test
+    void aarch64WithUnknownFeaturesTriesOnlyTheBaseline() {
+        assertEquals(List.of("armv8-a"), names(CpuVariant.runnable(ARM, Optional.empty())));
+        // An x86 flags line read on an aarch64 JVM (never, but the chooser must not take it for features).
+        assertEquals(List.of(), armRunnable(HASWELL));
     }
 }

@@ -290,12 +290,51 @@ class LibraryResolverTest {
     @Test
     void unsupportedPlatformSaysWhichOnesTheJarHas() {
         NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
-                inputs(null, "", "linux-aarch64", Optional.empty(), jarWith(Map.of()))));
+                inputs(null, "", "macos-aarch64", Optional.empty(), jarWith(Map.of()))));
         assertEquals(List.of(
                 "system property bloom4j.library.path: not set",
                 "environment variable BLOOM4J_LIBRARY_PATH=: empty",
-                "jar resources: this jar carries libbloom.so for [linux-x86_64] only, not for linux-aarch64"),
+                "jar resources: this jar carries libbloom.so for [linux-aarch64, linux-x86_64] only, not for "
+                        + "macos-aarch64"),
                 e.attempts());
+    }
+
+    @Test
+    void aarch64TakesItsOwnDirectoryAndSkipsTheVariantsTheCpuLacks() throws IOException {
+        // Neoverse N1 (Graviton 2): dotprod and fp16, no i8mm or SVE. The x86-64 libraries are never looked at.
+        Path fake = Files.writeString(temp.resolve("fake.so"), "not a library");
+        Set<String> n1 = Set.of("fp", "asimd", "evtstrm", "aes", "pmull", "sha1", "sha2", "crc32", "atomics", "fphp",
+                "asimdhp", "cpuid", "asimdrdm", "lrcpc", "dcpop", "asimddp", "ssbs");
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                inputs(null, null, "linux-aarch64", Optional.of(n1), jarWith(Map.of(
+                        "native/linux-aarch64/armv8.2-a-dotprod-fp16-i8mm-sve/libbloom.so", fake,
+                        "native/linux-aarch64/armv8.2-a-dotprod-fp16-i8mm/libbloom.so", fake,
+                        "native/linux-aarch64/armv8.2-a-dotprod-fp16/libbloom.so", fake,
+                        "native/linux-x86_64/x86-64-v2/libbloom.so", fake)))));
+        List<String> attempts = e.attempts();
+        assertEquals(6, attempts.size(), attempts::toString);
+        assertEquals("jar resource native/linux-aarch64/armv8.2-a-dotprod-fp16-i8mm-sve/libbloom.so: skipped, this CPU"
+                + " lacks i8mm, sve (dotprod + fp16 + i8mm + SVE)", attempts.get(2));
+        assertEquals("jar resource native/linux-aarch64/armv8.2-a-dotprod-fp16-i8mm/libbloom.so: skipped, this CPU"
+                + " lacks i8mm (dotprod + fp16 + i8mm)", attempts.get(3));
+        assertTrue(attempts.get(4).startsWith("jar resource native/linux-aarch64/armv8.2-a-dotprod-fp16/libbloom.so "
+                + "(extracted to ") && attempts.get(4).contains("the dynamic loader refused it"), attempts::toString);
+        assertEquals("jar resource native/linux-aarch64/armv8-a/libbloom.so: not in the jar", attempts.get(5));
+    }
+
+    @Test
+    void aarch64WithoutAFeaturesLineTriesOnlyTheBaseline() throws IOException {
+        Path fake = Files.writeString(temp.resolve("fake.so"), "not a library");
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                inputs(null, null, "linux-aarch64", Optional.empty(), jarWith(Map.of(
+                        "native/linux-aarch64/armv8.2-a-dotprod-fp16/libbloom.so", fake,
+                        "native/linux-aarch64/armv8-a/libbloom.so", fake)))));
+        List<String> attempts = e.attempts();
+        assertEquals("jar resource native/linux-aarch64/armv8.2-a-dotprod-fp16/libbloom.so: skipped, the CPU's flags "
+                + "are unknown (no flags or Features line in /proc/cpuinfo), so only the most compatible variant is "
+                + "tried", attempts.get(4));
+        assertTrue(attempts.get(5).startsWith("jar resource native/linux-aarch64/armv8-a/libbloom.so (extracted to "),
+                attempts::toString);
     }
 
     @Test

@@ -30,4 +30,14 @@ class NativeLibraryTest {
         NativeLibrary.load();
         assertSame(info, NativeLibrary.info(), "a second load() changes nothing");
     }
+
+    @Test
+    void platformFollowsOsNameAndArch() {
+        assertEquals("linux-x86_64", NativeLibrary.platform("Linux", "amd64"));
+        assertEquals("linux-aarch64", NativeLibrary.platform("Linux", "aarch64"), "OpenJDK on ARM64 Linux");
+        assertEquals("linux-aarch64", NativeLibrary.platform("Linux", "arm64"));
+        assertEquals("macos-aarch64", NativeLibrary.platform("Mac OS X", "aarch64"));
+        assertTrue(CpuVariant.BY_PLATFORM.containsKey(NativeLibrary.platform("Linux", "aarch64")),
+                "the jar's aarch64 directory is the one the loader looks in");
+    }
 }
