@@ -66,6 +66,22 @@ std::set<std::string> &   g_lost_endpoints = g_state.lost_endpoints;
 
 long thread_id() { return long(::syscall(SYS_gettid)); }
 
+// "a, b,c" -> {"a", "b", "c"}: the comma-separated entries, blanks around each trimmed (empty ones kept).
+std::vector<std::string> split_list(std::string_view list) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t end = list.find(',', start);
+        if (end == std::string_view::npos) end = list.size();
+        std::string e(list.substr(start, end - start));
+        e.erase(0, e.find_first_not_of(" \t"));
+        e.erase(e.find_last_not_of(" \t") + 1);
+        out.push_back(e);
+        start = end + 1;
+    }
+    return out;
+}
+
 std::set<long> thread_ids() {
     std::set<long> ids;
     if (DIR * d = ::opendir("/proc/self/task")) {
@@ -297,13 +313,7 @@ int protocol_version() {
 
 std::vector<std::string> parse_endpoints(std::string_view list) {
     std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= list.size()) {
-        size_t end = list.find(',', start);
-        if (end == std::string_view::npos) end = list.size();
-        std::string e(list.substr(start, end - start));
-        e.erase(0, e.find_first_not_of(" \t"));
-        e.erase(e.find_last_not_of(" \t") + 1);
+    for (std::string e : split_list(list)) {
         if (e.empty()) {
             fail(BLOOM_ERR_INVALID_ARGUMENT, "the RPC server list '%.*s' has an empty entry", int(list.size()),
                  list.data());
@@ -315,7 +325,6 @@ std::vector<std::string> parse_endpoints(std::string_view list) {
             fail(BLOOM_ERR_INVALID_ARGUMENT, "RPC server %s is named twice", e.c_str());
         }
         out.push_back(e);
-        start = end + 1;
     }
     return out;
 }
@@ -428,9 +437,9 @@ void executor::work() {
     }
 }
 
-void executor::run(const std::function<void()> & fn) {
-    if (!link_ || std::this_thread::get_id() == worker_.get_id()) {
-        fn();  // no servers, or already on the worker (a nested call)
+void executor::run_remote(const std::function<void()> & fn) {
+    if (std::this_thread::get_id() == worker_.get_id()) {
+        fn();  // already on the worker (a nested call)
         return;
     }
     std::unique_lock<std::mutex> lock(g_mutex);
@@ -512,18 +521,13 @@ void serve(const std::string & endpoint, std::string_view devices, int n_threads
     if (devices.empty() && devs.empty()) {
         devs.push_back(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU));
     }
-    size_t start = 0;
-    while (!devices.empty() && start <= devices.size()) {
-        size_t end = devices.find(',', start);
-        if (end == std::string_view::npos) end = devices.size();
-        const std::string name(devices.substr(start, end - start));
+    for (const std::string & name : devices.empty() ? std::vector<std::string>() : split_list(devices)) {
         ggml_backend_dev_t d = ggml_backend_dev_by_name(name.c_str());
         if (!d || is_remote(d)) {
             fail(BLOOM_ERR_INVALID_ARGUMENT, "rpc-server: no local device named '%s' (this host has: %s)", name.c_str(),
                  known.c_str());
         }
         devs.push_back(d);
-        start = end + 1;
     }
     // Bind once here for a clear error; ggml's server only prints one and returns.
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -73,14 +73,23 @@ public:
     executor & operator=(const executor &) = delete;
 
     // Runs fn on the worker and waits for it, or for the loss of one of the link's servers: then throws
-    // BLOOM_ERR_REMOTE and the worker stays blocked in ggml for good. Exceptions of fn pass through.
-    void run(const std::function<void()> & fn);
+    // BLOOM_ERR_REMOTE and the worker stays blocked in ggml for good. Exceptions of fn pass through. Without a link
+    // fn runs right here, with no std::function made (a decode calls this once per token).
+    template <typename F>
+    void run(F && fn) {
+        if (!link_) {
+            fn();
+            return;
+        }
+        run_remote(std::function<void()>(std::ref(fn)));
+    }
 
     // The link is lost: ggml objects that reach its servers must not be freed (a free would wait forever).
     bool lost() const { return link_ && link_->lost; }
     const std::shared_ptr<link> & get_link() const { return link_; }
 
 private:
+    void run_remote(const std::function<void()> & fn);
     void work();
 
     std::shared_ptr<link>          link_;
