@@ -78,4 +78,6 @@ function(bloom_cuda_after_ggml)
     get_directory_property(_cuda_version DIRECTORY "${_cuda_dir}" DEFINITION CMAKE_CUDA_COMPILER_VERSION)
     message(STATUS "bloom4j: CUDA ${_cuda_version} (${CMAKE_CUDA_COMPILER}), architectures "
         "${CMAKE_CUDA_ARCHITECTURES}, cuBLAS ${CUDA_cublas_LIBRARY}")
+    # For native/CMakeLists.txt's cuda.properties, which the Java loader reads before it loads the library.
+    set_property(GLOBAL PROPERTY BLOOM_CUDA_VERSION "${_cuda_version}")
 endfunction()

@@ -2,7 +2,7 @@
 # Issue 4's GPU measurements, as one command per step on a machine with an NVIDIA GPU (the device machines give a
 # command at most 10 minutes, so the work is cut into steps that each fit and reuse what the previous ones left):
 #
-#   benchmarks/scripts/gpu-run.sh build        # CUDA libbloom (-Pcuda) and the jars
+#   benchmarks/scripts/gpu-run.sh build        # CUDA libbloom (-Pcuda: the bloom4j-natives-cuda jar) and the jars
 #   benchmarks/scripts/gpu-run.sh build-llama  # llama.cpp's llama-bench for CUDA, from the pinned tree
 #   benchmarks/scripts/gpu-run.sh models       # random-weight checkpoints -> GGUF per type (checkpoints then removed)
 #   benchmarks/scripts/gpu-run.sh measure      # reference GEMM/copy, JMH, llama-bench, Java vs C, FFM downcall
@@ -86,11 +86,15 @@ export JAVA_HOME
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 mkdir -p "$work"
 
-cuda_lib=bindings/target/classes/native/linux-x86_64/cuda/libbloom.so
+# Every Java process of a GPU step loads the CUDA library by path (BLOOM4J_LIBRARY_PATH): benchmarks.jar does not
+# carry the bloom4j-natives-cuda jar, and a path leaves no doubt about which library ran.
+cuda_lib=natives-cuda/target/classes/native/linux-x86_64/cuda/libbloom.so
 if [[ -n ${BLOOM_CUDA_LIB:-} ]]; then
     [[ -f $BLOOM_CUDA_LIB ]] || die "BLOOM_CUDA_LIB=$BLOOM_CUDA_LIB: no such file"
     cuda_lib=$(readlink -f "$BLOOM_CUDA_LIB")
     export BLOOM4J_LIBRARY_PATH=$cuda_lib
+elif [[ $step != check && -f $cuda_lib ]]; then
+    export BLOOM4J_LIBRARY_PATH=$(readlink -f "$cuda_lib")
 fi
 
 build() {
@@ -100,6 +104,7 @@ build() {
     ./mvnw -B -q -Pcuda -Dbloom4j.cuda.architectures="${archs//;/,}" ${BLOOM_CUBLAS_ROOT:+-Dbloom4j.cublas.root="$BLOOM_CUBLAS_ROOT"} \
         -DskipTests package
     [[ -f $cuda_lib ]] || die "the build made no $cuda_lib"
+    export BLOOM4J_LIBRARY_PATH=$(readlink -f "$cuda_lib")
 }
 
 build_llama() {
@@ -219,7 +224,7 @@ measure() {
         echo "command: benchmarks/scripts/gpu-run.sh measure (models $models, types $types, cut types $cut_types, architectures $archs)"
     } >> "$out/machine.txt"
     ./bloom devices --json > "$out/devices.json"
-    [[ -n $checking ]] || grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json): is the cuda variant in the jar and the driver loaded?"
+    [[ -n $checking ]] || grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json): is BLOOM4J_LIBRARY_PATH the CUDA library and the driver loaded?"
     if [[ ! -f $out/reference.json ]]; then
         log "reference GEMM and copy (${reference_args[*]})"
         "${java[@]}" -cp benchmarks/target/benchmarks.jar dev.bloom4j.benchmarks.DeviceReference "${reference_args[@]}" \

@@ -56,6 +56,17 @@ public final class BloomRuntime {
     }
 
     /**
+     * Why the CUDA library on the class path (the {@code bloom4j-natives-cuda} jar) was not loaded and a CPU variant
+     * was, e.g. {@code no NVIDIA driver: libcuda.so.1: cannot open shared object file: No such file or directory};
+     * empty when there is no CUDA library, it was loaded, or {@code bloom4j.library.variant} excluded it. The loader
+     * takes the CUDA library only where the NVIDIA driver lists a GPU with code in it and the CUDA runtime libraries
+     * load, so a class path with it runs on machines with and without GPUs.
+     */
+    public static Optional<String> cudaNotUsed() {
+        return NativeLibrary.cudaNotUsed();
+    }
+
+    /**
      * The compute devices the library can use: GPUs, then the CPU, then the devices of the RPC servers added to this
      * process so far ({@link #addRpcServer}, or a load with {@link LoadOptions#rpcServers()}), named {@code RPC<n>},
      * described by their server's {@code host:port}. A CUDA-enabled library on a machine with no GPU or no driver

@@ -18,17 +18,17 @@ import java.util.TreeSet;
  * line, the kernel's names of the hardware capabilities (AT_HWCAP) that ggml itself tests: {@code asimddp} is
  * dotprod, {@code fphp} and {@code asimdhp} fp16, then {@code i8mm} and {@code sve}.
  *
- * <p>The {@value #CUDA} variant is the x86-64-v3 build with ggml's CUDA backend as well. It needs the CUDA runtime
- * libraries (libcudart, libcublas) to load at all, but neither a driver nor a GPU; where it does not load, the loader
- * takes the next (CPU) variant.
+ * <p>The {@value #CUDA} variant is the x86-64-v3 build with ggml's CUDA backend as well, from the separate
+ * bloom4j-natives-cuda jar. The loader takes it only where the NVIDIA driver lists a GPU it has code for
+ * ({@link CudaCheck}) and the CUDA runtime libraries (libcudart, libcublas) load; otherwise the next (CPU) variant.
  *
  * @param name          the directory name in the jar; for CPU builds the value of CMake's {@code BLOOM_CPU_VARIANT}
  * @param requiredFlags {@code /proc/cpuinfo} flags the CPU must report; empty for a build made for this machine
  * @param description   a few words for messages
- * @param profile       the Maven profile that adds the variant to the jar ({@code -Pnative}, {@code -Pcuda}); empty
- *                      for the variants every build has
+ * @param origin        where a variant that not every jar has comes from, for "not in the jar (...)" messages, e.g.
+ *                      {@code only a build with -Pnative has it}; empty for the variants every build has
  */
-record CpuVariant(String name, Set<String> requiredFlags, String description, String profile) {
+record CpuVariant(String name, Set<String> requiredFlags, String description, String origin) {
 
     /** The name of the variant with the CUDA backend. */
     static final String CUDA = "cuda";
@@ -52,7 +52,7 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
         Objects.requireNonNull(name, "name");
         requiredFlags = Set.copyOf(requiredFlags);
         Objects.requireNonNull(description, "description");
-        Objects.requireNonNull(profile, "profile");
+        Objects.requireNonNull(origin, "origin");
     }
 
     /** A variant that every build of the jar has. */
@@ -72,11 +72,12 @@ record CpuVariant(String name, Set<String> requiredFlags, String description, St
      */
     static final Map<String, List<CpuVariant>> BY_PLATFORM = Map.of(
             "linux-x86_64", List.of(
-                    // Only in jars built with -Pcuda; its CPU code is x86-64-v3.
+                    // In its own artifact (natives-cuda/); its CPU code is x86-64-v3.
                     new CpuVariant(CUDA, X86_64_V3, "x86-64-v3 + CUDA, needs libcudart.so.13 and libcublas.so.13",
-                            "-Pcuda"),
+                            "it comes in the bloom4j-natives-cuda jar"),
                     // Only in jars built with -Pnative, on and for the machine that runs them.
-                    new CpuVariant("native", Set.of(), "-march=native, from a local -Pnative build", "-Pnative"),
+                    new CpuVariant("native", Set.of(), "-march=native, from a local -Pnative build",
+                            "only a build with -Pnative has it"),
                     new CpuVariant("x86-64-v4-vnni-bf16", X86_64_V4_VNNI_BF16, "AVX-512 + VNNI + BF16"),
                     new CpuVariant("x86-64-v4", X86_64_V4, "AVX-512 F/CD/VL/DQ/BW"),
                     new CpuVariant("x86-64-v3", X86_64_V3, "AVX2 + FMA + F16C"),

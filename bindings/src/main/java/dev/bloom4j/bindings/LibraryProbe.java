@@ -9,6 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * A candidate libbloom.so opened on its own, outside the class loader, so that its ABI version can be read before
@@ -71,6 +72,40 @@ final class LibraryProbe implements AutoCloseable {
     /** Opens {@code library} and finds its {@code bloom_abi_version}; the caller closes the probe. */
     static LibraryProbe open(Path library) throws Rejected {
         return DL.isPresent() ? openWithDl(DL.get(), library) : openWithLookup(library);
+    }
+
+    /**
+     * Opens a library that stays loaded for the rest of the process (the NVIDIA driver, say) and returns its symbol
+     * lookup; {@link Rejected} says why the dynamic loader refused it.
+     */
+    static Function<String, Optional<MemorySegment>> openForGood(String name) throws Rejected {
+        if (DL.isEmpty()) {
+            try {
+                return SymbolLookup.libraryLookup(name, Arena.global())::find;
+            } catch (IllegalArgumentException e) {
+                throw new Rejected("the dynamic loader refused " + name + ": " + e.getMessage());
+            }
+        }
+        Dl dl = DL.get();
+        MemorySegment handle;
+        try (Arena arena = Arena.ofConfined()) {
+            handle = (MemorySegment) dl.dlopen().invokeExact(arena.allocateFrom(name), RTLD_NOW);
+            if (handle.equals(MemorySegment.NULL)) {
+                throw new Rejected(dlerror(dl));
+            }
+        } catch (Rejected e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("calling dlopen failed", t);
+        }
+        return symbol -> {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment address = (MemorySegment) dl.dlsym().invokeExact(handle, arena.allocateFrom(symbol));
+                return address.equals(MemorySegment.NULL) ? Optional.empty() : Optional.of(address);
+            } catch (Throwable t) {
+                throw new IllegalStateException("calling dlsym failed", t);
+            }
+        };
     }
 
     private static LibraryProbe openWithDl(Dl dl, Path library) throws Rejected {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URL;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -25,7 +26,8 @@ import java.util.function.Function;
 /**
  * Finds, checks and loads one libbloom.so, trying in order: the path in {@link #PATH_PROPERTY}, the path in
  * {@link #PATH_VARIABLE}, and the jar's libraries for this platform and CPU ({@link CpuVariant#BY_PLATFORM}'s order:
- * the CUDA build first where the jar has one, then the CPU builds), limited to one variant, or to the CPU ones, by
+ * the CUDA build first where the class path has one (the bloom4j-natives-cuda jar) and the NVIDIA driver lists a GPU
+ * it can run on, then the CPU builds), limited to one variant, or to the CPU ones, by
  * {@link #VARIANT_PROPERTY} or {@link #VARIANT_VARIABLE}. Every place tried adds a line to the error that is thrown
  * when none works. {@link NativeLibrary} runs it once with the real environment; tests run it with their own
  * {@link Inputs}.
@@ -54,10 +56,13 @@ final class LibraryResolver {
      * @param cacheRoot       where libraries from the jar are extracted, under {@code lib/<sha256>/}
      * @param expectedAbi     the BLOOM_ABI_VERSION the bindings were generated from
      * @param systemLoad      makes a checked library the one the bindings use ({@code System.load})
+     * @param cudaCheck       why the jar's CUDA variant cannot use a GPU here (empty: it can), given the text of
+     *                        its {@value CudaCheck#PROPERTIES_FILE} when the jar has one ({@link CudaCheck})
      */
     record Inputs(Optional<String> propertyPath, Optional<String> variablePath, Optional<String> variantProperty,
                   Optional<String> variantVariable, String platform, Optional<Set<String>> cpuFlags,
-                  Function<String, URL> resources, Path cacheRoot, int expectedAbi, Consumer<Path> systemLoad) {
+                  Function<String, URL> resources, Path cacheRoot, int expectedAbi, Consumer<Path> systemLoad,
+                  Function<Optional<String>, Optional<String>> cudaCheck) {
         Inputs {
             Objects.requireNonNull(propertyPath, "propertyPath");
             Objects.requireNonNull(variablePath, "variablePath");
@@ -68,6 +73,7 @@ final class LibraryResolver {
             Objects.requireNonNull(resources, "resources");
             Objects.requireNonNull(cacheRoot, "cacheRoot");
             Objects.requireNonNull(systemLoad, "systemLoad");
+            Objects.requireNonNull(cudaCheck, "cudaCheck");
         }
     }
 
@@ -157,8 +163,9 @@ final class LibraryResolver {
 
     /**
      * The jar's libraries for this platform, in {@link CpuVariant#BY_PLATFORM}'s order: the CUDA build first where
-     * the jar has one (the dynamic loader refuses it where the CUDA runtime libraries are missing, and the CPU builds
-     * follow), then the best CPU build this CPU can run. A variant choice ({@link #VARIANT_PROPERTY}) skips the rest.
+     * the class path has one and {@link Inputs#cudaCheck} finds a GPU for it (the dynamic loader still refuses it where
+     * the CUDA runtime libraries are missing, and the CPU builds follow), then the best CPU build this CPU can run.
+     * A variant choice ({@link #VARIANT_PROPERTY}) skips the rest.
      */
     private Optional<LoadedLibrary> fromJar() {
         List<CpuVariant> variants = CpuVariant.BY_PLATFORM.get(in.platform());
@@ -178,7 +185,7 @@ final class LibraryResolver {
         }
         List<CpuVariant> runnable = CpuVariant.runnable(in.platform(), in.cpuFlags());
         for (CpuVariant variant : variants) {
-            String resource = "native/" + in.platform() + "/" + variant.name() + "/" + LIBRARY_FILE;
+            String resource = directory(variant) + LIBRARY_FILE;
             String place = "jar resource " + resource;
             if (choice.isPresent() && !choice.get().admits(variant)) {
                 attempts.add(place + ": skipped, " + choice.get());
@@ -186,9 +193,19 @@ final class LibraryResolver {
             }
             URL url = in.resources().apply(resource);
             if (url == null) {
-                attempts.add(place + ": not in the jar" + (variant.profile().isEmpty() ? ""
-                        : " (only a build with " + variant.profile() + " has it)"));
+                attempts.add(place + ": not in the jar" + (variant.origin().isEmpty() ? ""
+                        : " (" + variant.origin() + ")"));
                 continue;
+            }
+            if (variant.isCuda() && runnable.contains(variant)) {
+                // Asked before anything is loaded: without a GPU the CUDA build would run on its x86-64-v3 CPU code.
+                Optional<String> unusable = in.cudaCheck().apply(
+                        readText(in.resources().apply(directory(variant) + CudaCheck.PROPERTIES_FILE)));
+                if (unusable.isPresent()) {
+                    fail(place, "skipped, " + unusable.get());
+                    cudaNotLoaded = unusable;
+                    continue;
+                }
             }
             Optional<LoadedLibrary> loaded = fromJar(variant, place, url, runnable);
             if (loaded.isPresent()) {
@@ -199,6 +216,23 @@ final class LibraryResolver {
             }
         }
         return Optional.empty();
+    }
+
+    /** The jar directory of a variant's files, {@code native/<os>-<arch>/<variant>/}. */
+    private String directory(CpuVariant variant) {
+        return "native/" + in.platform() + "/" + variant.name() + "/";
+    }
+
+    /** A small text resource's content; empty when absent or unreadable. */
+    private static Optional<String> readText(URL resource) {
+        if (resource == null) {
+            return Optional.empty();
+        }
+        try (InputStream in = resource.openStream()) {
+            return Optional.of(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     /** A variant named by {@link #VARIANT_PROPERTY} or {@link #VARIANT_VARIABLE}; {@code toString} is for messages. */

@@ -24,10 +24,11 @@ import java.util.Set;
  *       {@code native} build from {@code -Pnative} comes first when present); on aarch64 ({@code linux-aarch64},
  *       from the Features line) {@code armv8.2-a-dotprod-fp16-i8mm-sve}, {@code armv8.2-a-dotprod-fp16-i8mm},
  *       {@code armv8.2-a-dotprod-fp16} (asimddp, fphp, asimdhp and the armv8.1-a atomics, crc32, asimdrdm; i8mm;
- *       sve), and {@code armv8-a} as the fallback. A {@code cuda} build (x86-64-v3 with
- *       ggml's CUDA backend, from {@code -Pcuda}) comes before all of them; where the dynamic loader refuses it
- *       (no libcudart.so.13 or libcublas.so.13 on the library path), one warning says why and the CPU variant is
- *       loaded instead. A library is extracted to {@code ~/.cache/bloom4j/lib/<sha256>/libbloom.so} (or under
+ *       sve), and {@code armv8-a} as the fallback. The {@code cuda} build (x86-64-v3 with
+ *       ggml's CUDA backend), present when the {@code bloom4j-natives-cuda} jar is on the class path, comes before
+ *       all of them where the NVIDIA driver ({@code libcuda.so.1}) lists a GPU it has code for; where there is none,
+ *       or the dynamic loader refuses it (no libcudart.so.13 or libcublas.so.13 on the library path), one warning
+ *       says why ({@link #cudaNotUsed()}) and the CPU variant is loaded instead. A library is extracted to {@code ~/.cache/bloom4j/lib/<sha256>/libbloom.so} (or under
  *       {@code bloom4j.cache.dir}, {@code $BLOOM_CACHE_DIR}, {@code $XDG_CACHE_HOME/bloom4j}) and reused by later
  *       runs.</li>
  * </ol>
@@ -64,6 +65,7 @@ public final class NativeLibrary {
     private static final System.Logger LOG = System.getLogger(NativeLibrary.class.getName());
     private static final Object LOCK = new Object();
     private static volatile LoadedLibrary loaded;
+    private static volatile Optional<String> cudaNotUsed = Optional.empty();
 
     private NativeLibrary() {
     }
@@ -93,7 +95,8 @@ public final class NativeLibrary {
                     bloom_h.BLOOM_ABI_VERSION(),
                     // A lambda here, not System::load passed around: System.load binds the library to the class
                     // loader of its caller, which must be the bindings' own.
-                    path -> System.load(path.toString())));
+                    path -> System.load(path.toString()),
+                    CudaCheck.againstDriver()));
             LoadedLibrary library = result.library();
             // A path the user set but that did not work is worth a warning even though the jar's library did.
             if (result.failedBefore().stream().anyMatch(NativeLibrary::isExplicitFailure)) {
@@ -106,6 +109,7 @@ public final class NativeLibrary {
                 LOG.log(System.Logger.Level.WARNING, cudaFallbackMessage(result.cudaFallback().get(),
                         library.variant().orElse("?")));
             }
+            cudaNotUsed = result.cudaFallback();
             loaded = library;
         }
     }
@@ -120,10 +124,23 @@ public final class NativeLibrary {
         return loaded;
     }
 
-    /** The one line logged when the jar's CUDA variant did not load and a CPU variant did. */
+    /**
+     * Why the CUDA variant on the class path (the {@code bloom4j-natives-cuda} jar) was not loaded, when it is there
+     * and a CPU variant was loaded instead: e.g. {@code no NVIDIA driver: libcuda.so.1: cannot open shared
+     * object file: No such file or directory}. Empty when there is no CUDA variant, it was loaded, or a variant
+     * choice excluded it. Loads the library first if needed.
+     *
+     * @throws NativeLibraryLoadError when no usable library was found
+     */
+    public static Optional<String> cudaNotUsed() {
+        load();
+        return cudaNotUsed;
+    }
+
+    /** The one line logged when the class path's CUDA variant was not used and a CPU variant was. */
     static String cudaFallbackMessage(String reason, String cpuVariant) {
-        return "bloom4j: the CUDA variant of libbloom.so did not load (" + reason + "); falling back to the CPU"
-                + " variant " + cpuVariant + " (-D" + VARIANT_PROPERTY + "=" + LibraryResolver.CPU_CHOICE
+        return "bloom4j: the CUDA variant of libbloom.so (bloom4j-natives-cuda) is not used (" + reason + "); running"
+                + " on the CPU variant " + cpuVariant + " (-D" + VARIANT_PROPERTY + "=" + LibraryResolver.CPU_CHOICE
                 + " skips the CUDA variant)";
     }
 

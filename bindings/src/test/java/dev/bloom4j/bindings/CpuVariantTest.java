@@ -105,8 +105,8 @@ class CpuVariantTest {
         List<CpuVariant> all = CpuVariant.BY_PLATFORM.get("linux-x86_64");
         assertEquals("cuda", all.getFirst().name());
         assertEquals(List.of("cuda"), names(all.stream().filter(CpuVariant::isCuda).toList()));
-        assertEquals("-Pcuda", all.getFirst().profile());
-        assertEquals("", variant("x86-64-v3").profile());
+        assertEquals("it comes in the bloom4j-natives-cuda jar", all.getFirst().origin());
+        assertEquals("", variant("x86-64-v3").origin());
     }
 
     @Test

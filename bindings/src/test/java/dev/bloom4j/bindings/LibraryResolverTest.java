@@ -34,6 +34,9 @@ class LibraryResolverTest {
     Path temp;
 
     private final List<Path> systemLoaded = new ArrayList<>();
+    /** What the GPU check answers (empty: a usable GPU), and the cuda.properties texts it was asked about. */
+    private Optional<String> gpuVerdict = Optional.empty();
+    private final List<Optional<String>> gpuAsked = new ArrayList<>();
 
     private LibraryResolver.Inputs inputs(String property, String variable, String platform,
                                           Optional<Set<String>> flags, Function<String, URL> resources) {
@@ -46,7 +49,10 @@ class LibraryResolverTest {
                                                  int expectedAbi) {
         return new LibraryResolver.Inputs(Optional.ofNullable(property), Optional.ofNullable(variable),
                 Optional.ofNullable(variantProperty), Optional.ofNullable(variantVariable), platform, flags,
-                resources, temp.resolve("cache"), expectedAbi, systemLoaded::add);
+                resources, temp.resolve("cache"), expectedAbi, systemLoaded::add, text -> {
+                    gpuAsked.add(text);
+                    return gpuVerdict;
+                });
     }
 
     private static Function<String, URL> jarWith(Map<String, Path> entries) {
@@ -72,7 +78,7 @@ class LibraryResolverTest {
                 "system property bloom4j.library.path=/nonexistent/bogus/libbloom.so: "
                         + "/nonexistent/bogus/libbloom.so does not exist",
                 "environment variable BLOOM4J_LIBRARY_PATH: not set",
-                "jar resource native/linux-x86_64/cuda/libbloom.so: not in the jar (only a build with -Pcuda has it)",
+                "jar resource native/linux-x86_64/cuda/libbloom.so: not in the jar (it comes in the bloom4j-natives-cuda jar)",
                 "jar resource native/linux-x86_64/native/libbloom.so: not in the jar (only a build with -Pnative has"
                         + " it)",
                 "jar resource native/linux-x86_64/x86-64-v4-vnni-bf16/libbloom.so: not in the jar",
@@ -169,6 +175,38 @@ class LibraryResolverTest {
         for (int i : new int[] {0, 4, 5}) {
             assertTrue(jar.get(i).contains(": the dynamic loader refused it: "), jar.get(i));
         }
+    }
+
+    @Test
+    void cudaVariantWithoutAUsableGpuIsNeitherExtractedNorLoaded() throws IOException {
+        Path fake = Files.writeString(temp.resolve("fake.so"), "not a library");
+        Path properties = Files.writeString(temp.resolve("cuda.properties"), "cuda.version=13.0.88\n"
+                + "cuda.architectures=80;90\n");
+        gpuVerdict = Optional.of("no NVIDIA driver: libcuda.so.1: cannot open shared object file");
+        NativeLibraryLoadError e = assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(
+                inputs(null, null, "linux-x86_64", Optional.of(AVX2_CPU), jarWith(Map.of(
+                        "native/linux-x86_64/cuda/libbloom.so", fake,
+                        "native/linux-x86_64/cuda/cuda.properties", properties)))));
+        assertEquals("jar resource native/linux-x86_64/cuda/libbloom.so: skipped, no NVIDIA driver: libcuda.so.1:"
+                + " cannot open shared object file", e.attempts().get(2));
+        assertEquals(List.of(Optional.of("cuda.version=13.0.88\ncuda.architectures=80;90\n")), gpuAsked,
+                "the check saw the build's requirements");
+        assertFalse(Files.exists(temp.resolve("cache")), "nothing was extracted");
+
+        // No cuda.properties beside it (a library packaged by hand): the check is still asked, without requirements.
+        gpuAsked.clear();
+        assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(inputs(null, null, "linux-x86_64",
+                Optional.of(AVX2_CPU), jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", fake)))));
+        assertEquals(List.of(Optional.empty()), gpuAsked);
+
+        // Without a CUDA variant, or with the CPU ones chosen, the driver is never asked.
+        gpuAsked.clear();
+        assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(inputs(null, null, "linux-x86_64",
+                Optional.of(AVX2_CPU), jarWith(Map.of("native/linux-x86_64/x86-64-v3/libbloom.so", fake)))));
+        assertThrows(NativeLibraryLoadError.class, () -> LibraryResolver.resolve(variantInputs(null, null, "cpu",
+                null, "linux-x86_64", Optional.of(AVX2_CPU),
+                jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", fake)), 1)));
+        assertEquals(List.of(), gpuAsked);
     }
 
     @Test
@@ -274,8 +312,9 @@ class LibraryResolverTest {
         String reason = result.cudaFallback().orElseThrow();
         assertTrue(reason.startsWith("the dynamic loader refused it: ") && reason.contains("libQ.so.6"), reason);
         String message = NativeLibrary.cudaFallbackMessage(reason, result.library().variant().get());
-        assertEquals("bloom4j: the CUDA variant of libbloom.so did not load (" + reason + "); falling back to the CPU"
-                + " variant x86-64-v3 (-Dbloom4j.library.variant=cpu skips the CUDA variant)", message);
+        assertEquals("bloom4j: the CUDA variant of libbloom.so (bloom4j-natives-cuda) is not used (" + reason + ");"
+                + " running on the CPU variant x86-64-v3 (-Dbloom4j.library.variant=cpu skips the CUDA variant)",
+                message);
         assertFalse(message.contains("\n"), "one line");
 
         // The CPU variant chosen outright: no fallback to report.
@@ -285,6 +324,16 @@ class LibraryResolverTest {
                         "native/linux-x86_64/x86-64-v3/libbloom.so", real)), abi));
         assertEquals(Optional.of("x86-64-v3"), result.library().variant());
         assertEquals(Optional.empty(), result.cudaFallback());
+
+        // No usable GPU: the CUDA variant is skipped before the dynamic loader sees it; the fallback says why.
+        systemLoaded.clear();
+        gpuVerdict = Optional.of("the NVIDIA driver lists no GPU");
+        result = LibraryResolver.resolve(variantInputs(null, null, null, null, "linux-x86_64", Optional.of(AVX2_CPU),
+                jarWith(Map.of("native/linux-x86_64/cuda/libbloom.so", real,
+                        "native/linux-x86_64/x86-64-v3/libbloom.so", real)), abi));
+        assertEquals(Optional.of("x86-64-v3"), result.library().variant());
+        assertEquals(Optional.of("the NVIDIA driver lists no GPU"), result.cudaFallback());
+        assertEquals(1, systemLoaded.size());
     }
 
     @Test

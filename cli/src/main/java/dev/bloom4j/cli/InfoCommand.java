@@ -20,7 +20,8 @@ import picocli.CommandLine.ParentCommand;
         defaultValueProvider = NativeDefaults.class,
         description = {
             "Describe a checkpoint: hyper-parameters, weight type, parameter count, special tokens; and the native "
-                    + "library: version, file and CPU variant.",
+                    + "library: version, file and CPU variant (and, where the CUDA library is on the class path but "
+                    + "was not taken, why not).",
             ""},
         footer = {"", "Example:", "  bloom info --model ~/models/bloom-560m --json"})
 final class InfoCommand implements Callable<Integer> {
@@ -61,6 +62,8 @@ final class InfoCommand implements Callable<Integer> {
         o.put("library_path", BloomRuntime.libraryPath().toString());
         o.put("library_origin", BloomRuntime.libraryOrigin());
         o.put("library_variant", BloomRuntime.libraryVariant().orElse(null));
+        // Only where the bloom4j-natives-cuda jar is on the class path but its library was not taken.
+        BloomRuntime.cudaNotUsed().ifPresent(why -> o.put("cuda_not_used", why));
         if (json) {
             Json.print(main.out, o);
         } else {
