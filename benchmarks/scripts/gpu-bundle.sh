@@ -7,10 +7,11 @@
 #                                                                 # then gpu-run.sh STEP (headline, say), bounded
 #
 # DIR holds: the CUDA libbloom.so (xz), a jlink'ed Java runtime with only the modules the jars use (stripped, xz),
-# the two jars without their CPU libraries (bloom.jar reduced to what benchmarks.jar lacks, which its manifest puts
-# on its class path), java-api's test classes and the JUnit console launcher (BloomModelTest's GPU test), and a GGUF
-# header per model (gguf-random.py header; the run fills it with random weights on the GPU in seconds); optionally
-# llama-bench built for CUDA (xz).
+# java.tar.xz: the two jars without their CPU libraries (bloom.jar reduced to what benchmarks.jar lacks, which its
+# manifest puts on its class path), the JUnit console launcher (BloomModelTest's GPU test) and java-api's test
+# classes, the jars stored uncompressed so that xz compresses them all together (5 MB instead of 12 as deflated
+# jars); a GGUF header per model (gguf-random.py header; the run fills it with random weights on the GPU in seconds);
+# optionally llama-bench built for CUDA (xz).
 #
 # pack needs: the CUDA build of ci/build-cuda.sh (BLOOM_CUDA_BUILD_DIR, default /tmp/bloom4j-cuda-build), the jars
 # and test classes of `./mvnw -DskipTests package`, a JDK 23+ with jlink ($JAVA_HOME or /usr/lib/jvm), xz, python3.
@@ -58,13 +59,19 @@ pack() {
     tar -C "$tmp" -cf - jre | xz -T0 -9 > "$dir/jre.tar.xz"
     rm -rf "$tmp"
     log "jars"
-    python3 - "$dir" <<'PY'
+    tmp=$(mktemp -d)
+    mkdir "$tmp/java"
+    ./mvnw -B -q dependency:copy -N -DoutputDirectory="$tmp" -Dmdep.stripVersion=true \
+        -Dartifact=org.junit.platform:junit-platform-console-standalone:"$(./mvnw -B -q -N \
+            help:evaluate -Dexpression=junit.version -DforceStdout)" >&2
+    python3 - "$tmp/java" "$tmp"/junit-platform-console-standalone*.jar <<'PY'
 import sys, zipfile
-out = sys.argv[1]
+out, junit = sys.argv[1], sys.argv[2]
 bench = set(zipfile.ZipFile("benchmarks/target/benchmarks.jar").namelist())
 def copy(src, dst, slim):
     zin = zipfile.ZipFile(src)
-    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+    # Stored, not deflated: xz then compresses the jars together, far better than deflate entry by entry.
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
         for entry in zin.infolist():
             name, data = entry.filename, zin.read(entry.filename)
             if name.startswith("native/") and name.endswith(".so"):
@@ -74,17 +81,16 @@ def copy(src, dst, slim):
                         + "\r\nClass-Path: ../../benchmarks/target/benchmarks.jar\r\n\r\n").encode()
             elif slim and name in bench and not name.startswith("META-INF/"):
                 continue
-            zout.writestr(entry, data)
+            zout.writestr(entry, data, compress_type=zipfile.ZIP_STORED)
 copy("benchmarks/target/benchmarks.jar", f"{out}/benchmarks.jar", False)
 copy("cli/target/bloom.jar", f"{out}/bloom.jar", True)
+copy(junit, f"{out}/junit-console.jar", False)
 PY
-    tar -C java-api/target -czf "$dir/test-classes.tgz" test-classes
+    cp -r java-api/target/test-classes "$tmp/java/"
+    tar -C "$tmp" -cf - java | xz -T0 -9e > "$dir/java.tar.xz"
+    rm -rf "$tmp" "$dir/bloom.jar" "$dir/benchmarks.jar" "$dir/junit-console.jar" "$dir/test-classes.tgz"
     # The commit the run records (machine.txt): a copied checkout may have no .git.
     echo "$(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')" > "$dir/commit"
-    [[ -f $dir/junit-console.jar ]] || ./mvnw -B -q dependency:copy -N -DoutputDirectory="$dir" \
-        -Dmdep.stripVersion=true -Dartifact=org.junit.platform:junit-platform-console-standalone:"$(./mvnw -B -q -N \
-            help:evaluate -Dexpression=junit.version -DforceStdout)" >&2
-    [[ -f $dir/junit-console.jar ]] || mv "$dir"/junit-platform-console-standalone*.jar "$dir/junit-console.jar"
     IFS=, read -ra ms <<< "$models"
     for m in "${ms[@]}"; do
         [[ $m != *:* ]] || die "BLOOM_GPU_MODELS: $m is a cut shape; pack takes whole models only"
@@ -130,10 +136,12 @@ run() {
     if command -v nvidia-smi >/dev/null; then
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >&2
     fi
+    [[ -d $g/java ]] || tar -xJf "$dir/java.tar.xz" -C "$g"
     mkdir -p cli/target benchmarks/target java-api/target
-    cp "$dir/bloom.jar" cli/target/bloom.jar
-    cp "$dir/benchmarks.jar" benchmarks/target/benchmarks.jar
-    tar -xzf "$dir/test-classes.tgz" -C java-api/target
+    cp "$g/java/bloom.jar" cli/target/bloom.jar
+    cp "$g/java/benchmarks.jar" benchmarks/target/benchmarks.jar
+    rm -rf java-api/target/test-classes
+    cp -r "$g/java/test-classes" java-api/target/
     touch cli/target/bloom.jar  # newer than the copied sources: ./bloom must not try to rebuild it
     log "unpacked in $(( $(date +%s) - start )) s; gpu-run.sh $step for at most $limit s"
     local llama=()
@@ -141,7 +149,7 @@ run() {
         llama=(LLAMA_BENCH="$g/llama-bench")
     fi
     env "${llama[@]}" BLOOM_COMMIT="${BLOOM_COMMIT:-$(cat "$dir/commit") (as packed)}" \
-        BLOOM_CUDA_LIB="$g/libbloom.so" JUNIT_CONSOLE_JAR="$dir/junit-console.jar" \
+        BLOOM_CUDA_LIB="$g/libbloom.so" JUNIT_CONSOLE_JAR="$g/java/junit-console.jar" \
         BLOOM_GPU_WORK=/tmp/bloom4j-gpu-work timeout "$limit" bash benchmarks/scripts/gpu-run.sh "$step"
 }
 
