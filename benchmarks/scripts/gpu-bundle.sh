@@ -91,6 +91,7 @@ PY
     rm -rf "$tmp" "$dir/bloom.jar" "$dir/benchmarks.jar" "$dir/junit-console.jar" "$dir/test-classes.tgz"
     # The commit the run records (machine.txt): a copied checkout may have no .git.
     echo "$(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')" > "$dir/commit"
+    date -u +%Y-%m-%dT%H:%M:%S.%NZ > "$dir/pack-id"   # tells a run whether what it unpacked before is this pack
     IFS=, read -ra ms <<< "$models"
     for m in "${ms[@]}"; do
         [[ $m != *:* ]] || die "BLOOM_GPU_MODELS: $m is a cut shape; pack takes whole models only"
@@ -112,6 +113,10 @@ $(( $(du -cb "$dir" | tail -n 1 | cut -f1) + $(git ls-files -co --exclude-standa
 run() {
     local dir=${1:?run needs DIR} step=${2:?run needs STEP} limit=${3:-480} g=/tmp/bloom4j-gpu-bundle start
     start=$(date +%s)
+    # What an earlier run unpacked is reused only if it came from the same pack.
+    if ! cmp -s "$dir/pack-id" "$g/pack-id"; then
+        rm -rf "$g"
+    fi
     mkdir -p "$g" /tmp/bloom4j-gpu-work
     [[ -x $g/jre/bin/java ]] || tar -xJf "$dir/jre.tar.xz" -C "$g"
     [[ -f $g/libbloom.so ]] || xz -dc "$dir/libbloom.so.xz" > "$g/libbloom.so"
@@ -124,6 +129,7 @@ run() {
             xz -dc "$h" > "/tmp/bloom4j-gpu-work/$(basename "$h" .xz)"
         fi
     done
+    cp "$dir/pack-id" "$g/pack-id"
     export JAVA_HOME=$g/jre PATH=$g/jre/bin:$PATH
     # libcudart and libcublas wherever this machine has them (the toolkit, a pip wheel).
     local libs
