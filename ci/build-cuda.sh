@@ -10,7 +10,8 @@
 #   BLOOM_CUDA_ARCHITECTURES  GPU architectures, ';' or ',' separated (default "80;90"; CMake BLOOM_CUDA_ARCHITECTURES)
 #   BLOOM_CUDA_BUILD_DIR      CMake build directory (default /tmp/bloom4j-cuda-build); reused, so a rerun is incremental
 #   BLOOM_CUDA_JOBS           parallel compile jobs (default: number of cores)
-#   BLOOM_CUDA_CPU_VARIANT    BLOOM_CPU_VARIANT of the build (default x86-64-v3, the one the jar's cuda slot holds)
+#   BLOOM_CUDA_CPU_VARIANT    BLOOM_CPU_VARIANT of the build (default x86-64-v3, the one the bloom4j-natives-cuda
+#                             jar holds)
 #   BLOOM_CUBLAS_ROOT         cuBLAS outside the toolkit (include/cublas_v2.h, lib/libcublas.so*); default: the
 #                             toolkit's, else a pip-installed nvidia-cublas wheel that python3 can see
 #   NVCC                      the nvcc to use (default: nvcc on PATH, else /usr/local/cuda/bin/nvcc)
@@ -19,7 +20,10 @@
 #   - NEEDED has libcudart and libcublas (dynamic CUDA runtime) and no libcuda.so.1: the library loads where the
 #     CUDA runtime libraries are but no driver or GPU is (ggml then finds 0 CUDA devices and runs on the CPU);
 #   - no CUDA driver symbol (cu[A-Z]...) is left undefined;
-#   - the only exported symbols are bloom_* (ggml, cudart glue and libstdc++ stay internal).
+#   - the only exported symbols are bloom_* (ggml, cudart glue and libstdc++ stay internal);
+#   - cuda.properties (CUDA version, architectures: what the Java loader checks against the driver) is beside it.
+# Then `./mvnw -Pcuda -pl natives-cuda -am install -Dbloom4j.cuda.prebuilt=<build dir>` packs it as the
+# bloom4j-natives-cuda jar without compiling it again.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -92,6 +96,8 @@ driver_refs=$(nm -D --undefined-only "$lib" | awk '{print $NF}' | grep -E '^cu[A
 exported=$(nm -D --defined-only "$lib" | awk '{print $NF}')
 foreign=$(grep -v '^bloom_' <<<"$exported" || true)
 [[ -z $foreign ]] || failures+=("exported symbols besides bloom_*: $(head -n 20 <<<"$foreign" | tr '\n' ' ')")
+grep -q '^cuda\.architectures=.' "$build/native/cuda.properties" 2>/dev/null ||
+    failures+=("no cuda.properties with cuda.architectures beside the library")
 
 printf '\n== bloom4j CUDA build ==\n'
 printf '  library       %s (%s)\n' "$lib" "$(du -h "$lib" | cut -f1)"
@@ -106,4 +112,6 @@ if ((${#failures[@]})); then
     printf '    - %s\n' "${failures[@]}"
     exit 1
 fi
-printf '  checks        ok: dynamic cudart/cublas, no libcuda.so.1, no undefined driver symbol, only bloom_* exported\n'
+printf '  checks        ok: dynamic cudart/cublas, no libcuda.so.1, no undefined driver symbol, only bloom_* exported,\n'
+printf '                cuda.properties: %s\n' "$(grep -v '^#' "$build/native/cuda.properties" | tr '\n' ' ')"
+printf '  jar           ./mvnw -Pcuda -pl natives-cuda -am install -Dbloom4j.cuda.prebuilt=%s\n' "$build"
