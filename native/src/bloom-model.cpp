@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <set>
 #include <sys/stat.h>
+#include <vector>
 
 namespace bloom {
 
@@ -42,7 +44,30 @@ model::~model() {
     }
 }
 
+namespace {
+
+// The alignment ggml's CPU code assumes of a tensor's data: it reads elements, or a block's scale fields, with typed
+// loads. GGUF files align tensor data (general.alignment, 32 by default); a safetensors file need not (its data
+// section starts right after a header of any length).
+size_t required_alignment(ggml_type type) {
+    return ggml_is_quantized(type) ? alignof(float) : ggml_type_size(type);
+}
+
+bool is_aligned(ggml_type type, const void * p) {
+    return reinterpret_cast<uintptr_t>(p) % required_alignment(type) == 0;
+}
+
+} // namespace
+
 void tensor_to_f32(ggml_type type, const void * src, float * dst, int64_t n) {
+    std::vector<uint8_t> aligned;
+    if (!is_aligned(type, src)) {
+        // The row converters read typed elements: convert from an aligned copy (std::vector's storage is aligned
+        // for any scalar type).
+        const size_t n_bytes = ggml_row_size(type, n);
+        aligned.assign(static_cast<const uint8_t *>(src), static_cast<const uint8_t *>(src) + n_bytes);
+        src = aligned.data();
+    }
     switch (type) {
         case GGML_TYPE_F32:  std::memcpy(dst, src, size_t(n) * sizeof(float)); break;
         case GGML_TYPE_F16:  ggml_fp16_to_fp32_row(static_cast<const ggml_fp16_t *>(src), dst, n); break;
@@ -323,14 +348,24 @@ public:
         ggml_backend_buffer_type_t repack_buft = params_.repack ? cpu_repack_buffer_type() : nullptr;
         std::vector<ggml_backend_buffer_type_t> order;
         std::map<ggml_backend_buffer_type_t, std::vector<const declared *>> copied;
-        std::vector<const declared *> in_place, cpu_vectors;
+        std::vector<const declared *> in_place, cpu_owned;
+        int n_misaligned = 0;
         auto add = [&](ggml_backend_buffer_type_t buft, const declared & d) {
             if (!copied.count(buft)) order.push_back(buft);
             copied[buft].push_back(&d);
         };
         for (const declared & d : matrices_) {
             if (d.buft) {
-                add(d.buft, d);
+                add(d.buft, d);  // a device copy: ggml copies the bytes, whatever their alignment
+            } else if (!is_aligned(d.src.type, d.src.data)) {
+                // Misaligned in its file: ggml's kernels (and the repacking) would read it with typed loads, which
+                // is undefined behaviour; an aligned copy it is.
+                if (n_misaligned++ == 0) {
+                    BLOOM_LOG_WARN("model: tensor '%s' is not %zu-byte aligned in %s: misaligned matrices are copied "
+                                   "to aligned memory", d.src.name.c_str(), required_alignment(d.src.type),
+                                   d.src.file->path().c_str());
+                }
+                cpu_owned.push_back(&d);
             } else if (repack_buft && d.product_only && repackable(repack_buft, d.tensor)) {
                 add(repack_buft, d);
             } else {
@@ -341,7 +376,7 @@ public:
             if (d.buft) {
                 add(d.buft, d);
             } else {
-                cpu_vectors.push_back(&d);
+                cpu_owned.push_back(&d);
             }
         }
         for (ggml_backend_buffer_type_t buft : order) {
@@ -373,8 +408,8 @@ public:
                 fail(BLOOM_ERR_INTERNAL, "cannot bind tensor '%s' to its file mapping", d->src.name.c_str());
             }
         }
-        // CPU vectors: one owned buffer.
-        bind_copied(ggml_backend_cpu_buffer_type(), cpu_vectors, false);
+        // CPU vectors and misaligned CPU matrices: one owned buffer.
+        bind_copied(ggml_backend_cpu_buffer_type(), cpu_owned, false);
     }
 
 private:
