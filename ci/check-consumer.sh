@@ -46,10 +46,8 @@ log "building ci/consumer against the staging repository (own local repository: 
 cp -r ci/consumer "$work/project"
 (cd "$work/project" && PATH="$JAVA_HOME/bin:$work/bin" "$repo/mvnw" -B -q -Dmaven.repo.local="$work/m2" \
     -Dbloom4j.staging="file://$work/staging" package dependency:build-classpath -Dmdep.outputFile=cp.txt)
-if ls "$work/m2/dev/bloom4j" >/dev/null 2>&1; then
-    origin=$(cat "$work"/m2/dev/bloom4j/bloom4j-api/0.1.0-SNAPSHOT/_remote.repositories 2>/dev/null | grep -c "bloom4j-staging" || true)
-    [[ $origin -ge 1 ]] || { log "bloom4j-api did not come from the staging repository"; exit 1; }
-fi
+origin=$(cat "$work"/m2/dev/bloom4j/bloom4j-api/0.1.0-SNAPSHOT/_remote.repositories 2>/dev/null | grep -c "bloom4j-staging" || true)
+[[ $origin -ge 1 ]] || { log "bloom4j-api did not come from the staging repository"; exit 1; }
 log "running it"
 (cd "$work/project" && PATH="$JAVA_HOME/bin:$work/bin" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
     -cp "target/classes:$(cat cp.txt)" example.Consumer "$work/demo")

@@ -36,7 +36,8 @@ set(BLOOM_CPU_FLAGS_x86-64-v4-vnni-bf16 ${BLOOM_CPU_FLAGS_x86-64-v4} avx512_vnni
 # would be SIGILL there, not a pass): cortex-a57 (plain armv8.0, like Graviton 1 and Cortex-A72), neoverse-n1
 # (Graviton 2, Ampere Altra), max without SVE (i8mm but no SVE, like Apple M2 and later under Linux), max with
 # 128-bit SVE (Graviton 4, Grace, Neoverse V2 and N2). Graviton 3 has 256-bit SVE, and ggml kernels for it, but qemu
-# took 451 s of CPU for test-gguf at 256 bits against 92 s at 128 (2026-12-04, both passed): too slow for CI.
+# took 451 s of CPU for test-gguf at 256 bits (by hand: BLOOM_QEMU_CPU_...-sve set to max,sve-default-vector-length=32)
+# against 92 s at 128 (the setting below; 2026-12-04, both passed): too slow for CI.
 set(BLOOM_AARCH64_VARIANTS armv8.2-a-dotprod-fp16-i8mm-sve armv8.2-a-dotprod-fp16-i8mm armv8.2-a-dotprod-fp16
     armv8-a)
 set(BLOOM_ARM_ARCH_armv8-a armv8-a)

@@ -10,7 +10,8 @@
 # anyway (pipeline, not tensor parallelism). The servers and the local run use --threads (default: all cores); the
 # client of a split run uses --client-threads (default 1): it computes nothing but the embedding lookup, and a
 # client thread pool spinning between graphs on the cores a server computes on halves the server's decode speed
-# (measured: bloom-560m tg 9.4 tok/s with 2 client threads, 16.2 with 1). README's "BLOOM-176B across hosts" builds
+# (measured by hand on the 2-core VM, 2026-12-04, not a committed result: bloom-560m tg 9.4 tok/s with
+# --client-threads 2, 16.2 with 1; the committed rpc-split table uses 1). README's "BLOOM-176B across hosts" builds
 # its estimate on the bytes.
 #
 # Usage: benchmarks/scripts/rpc-split.sh [--models bloom-560m,bloom-1b7] [--type f16] [--threads N]

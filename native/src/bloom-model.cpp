@@ -60,10 +60,10 @@ bool is_aligned(ggml_type type, const void * p) {
 } // namespace
 
 void tensor_to_f32(ggml_type type, const void * src, float * dst, int64_t n) {
-    std::vector<uint8_t> aligned;
     if (!is_aligned(type, src)) {
         // The row converters read typed elements: convert from an aligned copy (std::vector's storage is aligned
-        // for any scalar type).
+        // for any scalar type), one buffer per thread, reused: the converter calls this once per row.
+        thread_local std::vector<uint8_t> aligned;
         const size_t n_bytes = ggml_row_size(type, n);
         aligned.assign(static_cast<const uint8_t *>(src), static_cast<const uint8_t *>(src) + n_bytes);
         src = aligned.data();
@@ -349,7 +349,7 @@ public:
         std::vector<ggml_backend_buffer_type_t> order;
         std::map<ggml_backend_buffer_type_t, std::vector<const declared *>> copied;
         std::vector<const declared *> in_place, cpu_owned;
-        int n_misaligned = 0;
+        bool warned_misaligned = false;
         auto add = [&](ggml_backend_buffer_type_t buft, const declared & d) {
             if (!copied.count(buft)) order.push_back(buft);
             copied[buft].push_back(&d);
@@ -360,7 +360,8 @@ public:
             } else if (!is_aligned(d.src.type, d.src.data)) {
                 // Misaligned in its file: ggml's kernels (and the repacking) would read it with typed loads, which
                 // is undefined behaviour; an aligned copy it is.
-                if (n_misaligned++ == 0) {
+                if (!warned_misaligned) {
+                    warned_misaligned = true;
                     BLOOM_LOG_WARN("model: tensor '%s' is not %zu-byte aligned in %s: misaligned matrices are copied "
                                    "to aligned memory", d.src.name.c_str(), required_alignment(d.src.type),
                                    d.src.file->path().c_str());

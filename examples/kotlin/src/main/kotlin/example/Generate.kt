@@ -32,9 +32,9 @@ fun BloomSession.tokens(prompt: String, config: GenerationConfig, switchAfter: I
     flow {
         val tokens = iterate(prompt, config)
         try {
+            val next: () -> Step? = { if (tokens.hasNext()) Step(tokens.next(), Thread.currentThread().name) else null }
             var index = 0
             while (true) {
-                val next: () -> Step? = { if (tokens.hasNext()) Step(tokens.next(), Thread.currentThread().name) else null }
                 val step = (if (index < switchAfter) next() else withContext(later) { next() }) ?: break
                 emit(step)
                 index++

@@ -565,8 +565,7 @@ public final class BloomSession implements AutoCloseable {
         if (closed) {
             return;
         }
-        Thread current = Thread.currentThread();
-        claim(current);
+        enter(false);
         try {
             if (closed) {
                 return;

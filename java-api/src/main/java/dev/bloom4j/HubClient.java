@@ -87,7 +87,7 @@ final class HubClient {
         try {
             JsonNode root = JSON.readTree(response.body());
             String sha = root.path("sha").asText("");
-            if (!sha.matches("[0-9a-f]{40}")) {
+            if (!HubName.isCommitHash(sha)) {
                 throw new ModelDownloadException(name + ": the hub at " + config.endpoint() + " answered the model "
                         + "info request without a commit hash ('sha'); is HF_ENDPOINT a Hugging Face hub?", 200, null);
             }

@@ -50,7 +50,12 @@ final class HubFiles {
      * A checkpoint directory: config, tokenizer (and its config when present) and the weights, either the single
      * {@code model.safetensors} or the index, whose shards are known only once it is read.
      */
-    record Checkpoint(List<String> files, boolean sharded) implements Plan {}
+    record Checkpoint(List<String> files) implements Plan {
+        /** Whether the weights are shards listed by the index rather than one {@code model.safetensors}. */
+        boolean sharded() {
+            return files.contains(SAFETENSORS_INDEX);
+        }
+    }
 
     /** One GGUF file; the tokenizer is in its metadata. */
     record Gguf(String file) implements Plan {
@@ -103,9 +108,8 @@ final class HubFiles {
             if (files.contains(TOKENIZER_CONFIG)) {
                 plan.add(TOKENIZER_CONFIG);
             }
-            boolean sharded = !files.contains(SAFETENSORS);
-            plan.add(sharded ? SAFETENSORS_INDEX : SAFETENSORS);
-            return new Checkpoint(List.copyOf(plan), sharded);
+            plan.add(files.contains(SAFETENSORS) ? SAFETENSORS : SAFETENSORS_INDEX);
+            return new Checkpoint(List.copyOf(plan));
         }
         if (!ggufs.isEmpty()) {
             return new Gguf(pickGguf(name, ggufs, where));

@@ -72,7 +72,6 @@ public final class HubModels {
     private static final System.Logger LOG = System.getLogger("dev.bloom4j.hub");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-    private static final Pattern GIT_SHA1 = Pattern.compile("[0-9a-f]{40}");
     private static final String INCOMPLETE = ".incomplete";
     private static final int NETWORK_RETRIES = 3;
     private static final int BUFFER = 1 << 16;
@@ -154,7 +153,7 @@ public final class HubModels {
             return download(name, listener, false);
         } catch (ModelNotFoundException | ModelDownloadException e) {
             // A mistyped relative path reads as a hub name: say that it is not a local path either.
-            if (path == null || model.startsWith("/") || model.startsWith(".") || model.startsWith("~")) {
+            if (path == null) {
                 throw e;
             }
             String message = e.getMessage() + " (and there is no file or directory " + path.toAbsolutePath() + ")";
@@ -624,7 +623,7 @@ public final class HubModels {
             if (SHA256.matcher(etag).matches()) {
                 return new Checksum(etag, "SHA-256", size);
             }
-            if (GIT_SHA1.matcher(etag).matches() && size >= 0) {
+            if (HubName.isCommitHash(etag) && size >= 0) {
                 return new Checksum(etag, "SHA-1", size);
             }
             return new Checksum(etag, null, size);

@@ -103,7 +103,12 @@ public record HubName(String repository, String revision, String quantization) {
 
     /** Whether {@link #revision()} is a full commit hash, which needs no {@code refs/} entry to resolve. */
     public boolean isCommit() {
-        return COMMIT.matcher(revision).matches();
+        return isCommitHash(revision);
+    }
+
+    /** Whether {@code s} has the form of a git object hash (40 lowercase hex digits): a commit, or a blob's ETag. */
+    static boolean isCommitHash(String s) {
+        return COMMIT.matcher(s).matches();
     }
 
     /** The directory name the hub cache gives this repository: {@code models--org--name}. */

@@ -7,7 +7,7 @@ import dev.bloom4j.BloomSession;
 import dev.bloom4j.LoadOptions;
 import dev.bloom4j.SessionConfig;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -108,7 +108,7 @@ public final class RpcSplit {
             String port = server.substring(server.lastIndexOf(':') + 1);
             Process ss = new ProcessBuilder("ss", "-tinH", "state", "established", "( sport = :" + port + " )")
                     .redirectErrorStream(true).start();
-            String text = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            String text = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             try {
                 if (ss.waitFor() != 0) throw new IOException("ss failed: " + text);
             } catch (InterruptedException e) {

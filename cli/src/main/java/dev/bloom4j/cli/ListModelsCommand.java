@@ -69,7 +69,7 @@ final class ListModelsCommand implements Callable<Integer> {
             String format = m.quantizations().isEmpty() ? m.format()
                     : m.format() + " " + String.join(",", m.quantizations());
             rows.add(new String[] {m.name(), m.refs().isEmpty() ? "-" : String.join(",", m.refs()),
-                m.commit().substring(0, 12), ProgressBar.bytes(m.sizeBytes()), format});
+                m.commit().substring(0, Math.min(12, m.commit().length())), ProgressBar.bytes(m.sizeBytes()), format});
         }
         int[] widths = new int[5];
         for (String[] row : rows) {

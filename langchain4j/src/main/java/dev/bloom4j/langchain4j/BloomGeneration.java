@@ -24,7 +24,7 @@ import java.util.function.Consumer;
 record BloomGeneration(BloomModel model, GenerationConfig generationConfig, SessionConfig sessionConfig) {
 
     BloomGeneration {
-        Objects.requireNonNull(model, "model must be set");
+        Objects.requireNonNull(model, "model");
         Objects.requireNonNull(generationConfig, "generationConfig");
         Objects.requireNonNull(sessionConfig, "sessionConfig");
     }
