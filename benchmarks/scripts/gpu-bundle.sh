@@ -3,6 +3,7 @@
 # counts and whose upload is capped): build everything here, pack it into one directory, carry that, unpack there.
 #
 #   benchmarks/scripts/gpu-bundle.sh pack [DIR]                  # here: writes DIR (default .gpu), ~64 MB
+#   benchmarks/scripts/gpu-bundle.sh pack-llama [DIR]            # here: llama-bench for CUDA alone (.gpu-llama)
 #   bash benchmarks/scripts/gpu-bundle.sh run DIR STEP [SECONDS]  # there, in a copy of this checkout: unpack DIR,
 #                                                                 # then gpu-run.sh STEP (headline, say), bounded
 #
@@ -10,16 +11,22 @@
 # java.tar.xz: the two jars without their CPU libraries (bloom.jar reduced to what benchmarks.jar lacks, which its
 # manifest puts on its class path), the JUnit console launcher (BloomModelTest's GPU test) and java-api's test
 # classes, the jars stored uncompressed so that xz compresses them all together (5 MB instead of 12 as deflated
-# jars); a GGUF header per model (gguf-random.py header; the run fills it with random weights on the GPU in seconds);
-# optionally llama-bench built for CUDA (xz).
+# jars); a GGUF header per model (gguf-random.py header; the run fills it with random weights on the GPU in seconds).
+#
+# llama.cpp's llama-bench for CUDA travels on its own: xz leaves CUDA machine code large (libbloom.so for sm_90
+# alone: 70 MB, 40 MB as xz), so libbloom and llama-bench together are over the 64 MiB one call may carry. pack-llama
+# writes DIR (default .gpu-llama) with llama-bench (gpu-run.sh build-llama's, or LLAMA_BENCH_CUDA; xz) and the same
+# model headers; `run DIR llama` there runs gpu-run.sh's llama step: it makes the GGUF from the header unless an
+# earlier call on the same machine left it, runs llama-bench on it, and needs no JDK. Its result directory joins the
+# headline's (copy its llama-bench-*.json in) before gpu-summary.py runs again over the two.
 #
 # pack needs: the CUDA build of ci/build-cuda.sh (BLOOM_CUDA_BUILD_DIR, default /tmp/bloom4j-cuda-build), the jars
 # and test classes of `./mvnw -DskipTests package`, a JDK 23+ with jlink ($JAVA_HOME or /usr/lib/jvm), xz, python3.
 # A model's header is cut from a bf16 GGUF that `bloom init-random` + `bloom convert` write once into
 # $BLOOM_GPU_HEADER_CACHE (default ~/.cache/bloom4j/gpu-headers; bloom-7b1 takes ~28 GB of disk and a few minutes
 # while it is made, then only the header is kept).
-# Environment: BLOOM_GPU_MODELS (default bloom-7b1: the models whose headers go in), LLAMA_BENCH_CUDA (a llama-bench
-# built for CUDA, linked statically, to carry too; mind the size).
+# Environment: BLOOM_GPU_MODELS (default bloom-7b1: the models whose headers go in), LLAMA_BENCH_CUDA (pack-llama:
+# a llama-bench built for CUDA with llama and ggml linked in; default gpu-run.sh build-llama's).
 # run needs: bash, tar, xz, g++ (the C harness of the Java-vs-C figures), python3 with PyTorch or NumPy, nvidia-smi;
 # it finds libcudart/libcublas on the machine.
 set -euo pipefail
@@ -30,8 +37,7 @@ log() { echo "gpu-bundle: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 pack() {
-    local dir=${1:-.gpu} build=${BLOOM_CUDA_BUILD_DIR:-/tmp/bloom4j-cuda-build} models=${BLOOM_GPU_MODELS:-bloom-7b1}
-    local cache=${BLOOM_GPU_HEADER_CACHE:-$HOME/.cache/bloom4j/gpu-headers} jdk=${JAVA_HOME:-} m
+    local dir=${1:-.gpu} build=${BLOOM_CUDA_BUILD_DIR:-/tmp/bloom4j-cuda-build} jdk=${JAVA_HOME:-}
     if [[ -z $jdk || ! -x $jdk/bin/jlink ]]; then
         jdk=""
         for candidate in /usr/lib/jvm/*25* /usr/lib/jvm/*24* /usr/lib/jvm/*23*; do
@@ -43,12 +49,9 @@ pack() {
     for f in cli/target/bloom.jar benchmarks/target/benchmarks.jar java-api/target/test-classes; do
         [[ -e $f ]] || die "no $f: run ./mvnw -DskipTests package"
     done
-    mkdir -p "$dir" "$cache"
+    mkdir -p "$dir"
     log "CUDA library from $build"
     xz -T0 -9 -c "$build/native/libbloom.so" > "$dir/libbloom.so.xz"
-    if [[ -n ${LLAMA_BENCH_CUDA:-} ]]; then
-        xz -T0 -9 -c "$LLAMA_BENCH_CUDA" > "$dir/llama-bench.xz"
-    fi
     log "Java runtime (jlink)"
     local tmp
     tmp=$(mktemp -d)
@@ -89,9 +92,22 @@ PY
     cp -r java-api/target/test-classes "$tmp/java/"
     tar -C "$tmp" -cf - java | xz -T0 -9e > "$dir/java.tar.xz"
     rm -rf "$tmp" "$dir/bloom.jar" "$dir/benchmarks.jar" "$dir/junit-console.jar" "$dir/test-classes.tgz"
-    # The commit the run records (machine.txt): a copied checkout may have no .git.
+    stamp "$dir"
+    headers "$dir"
+    wrote "$dir"
+}
+
+# The commit the run records (machine.txt; a copied checkout may have no .git) and the pack's identity.
+stamp() {
+    local dir=$1
     echo "$(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')" > "$dir/commit"
     date -u +%Y-%m-%dT%H:%M:%S.%NZ > "$dir/pack-id"   # tells a run whether what it unpacked before is this pack
+}
+
+# DIR/<model>-bf16.header.xz for each of BLOOM_GPU_MODELS, cut from a GGUF written once into the header cache.
+headers() {
+    local dir=$1 models=${BLOOM_GPU_MODELS:-bloom-7b1} cache=${BLOOM_GPU_HEADER_CACHE:-$HOME/.cache/bloom4j/gpu-headers} m
+    mkdir -p "$cache"
     IFS=, read -ra ms <<< "$models"
     for m in "${ms[@]}"; do
         [[ $m != *:* ]] || die "BLOOM_GPU_MODELS: $m is a cut shape; pack takes whole models only"
@@ -106,20 +122,46 @@ PY
         fi
         xz -9 -c "$header" > "$dir/$m-bf16.header.xz"
     done
+}
+
+wrote() {
+    local dir=$1
     log "wrote $dir: $(du -cb "$dir" | tail -n 1 | cut -f1) bytes (with the checkout: \
 $(( $(du -cb "$dir" | tail -n 1 | cut -f1) + $(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -n 1 | cut -f1) )))"
 }
 
+pack_llama() {
+    local dir=${1:-.gpu-llama} bench=${LLAMA_BENCH_CUDA:-${BLOOM_GPU_WORK:-$HOME/.cache/bloom4j/gpu-run}/llama-cuda/bin/llama-bench}
+    [[ -x $bench ]] || die "no llama-bench at $bench: run gpu-run.sh build-llama (or set LLAMA_BENCH_CUDA)"
+    readelf -d "$bench" | grep -q 'NEEDED.*libggml' && die "$bench loads ggml as a shared library: build it with \
+-DBUILD_SHARED_LIBS=OFF (gpu-run.sh build-llama does) so that it travels as one file"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    log "llama-bench from $bench"
+    strip -o "$dir/llama-bench" "$bench"   # its symbols: 8 of 77 MB
+    xz -T0 -9 "$dir/llama-bench"
+    stamp "$dir"
+    headers "$dir"
+    wrote "$dir"
+}
+
 run() {
-    local dir=${1:?run needs DIR} step=${2:?run needs STEP} limit=${3:-480} g=/tmp/bloom4j-gpu-bundle start
+    local dir=${1:?run needs DIR} step=${2:?run needs STEP} limit=${3:-480} g=/tmp/bloom4j-gpu-bundle start bloom=""
     start=$(date +%s)
-    # What an earlier run unpacked is reused only if it came from the same pack.
+    # A bloom4j pack (pack), or llama-bench alone (pack-llama), which runs the llama step only.
+    [[ -f $dir/libbloom.so.xz ]] && bloom=1
+    [[ -n $bloom || -f $dir/llama-bench.xz ]] || die "$dir is not a directory that gpu-bundle.sh packed"
+    [[ -n $bloom || $step == llama ]] || die "$dir holds llama-bench alone: its step is llama, not $step"
+    # What an earlier run unpacked is reused only if it came from the same pack; the models in
+    # /tmp/bloom4j-gpu-work stay for any pack (a llama call after a headline call on the same machine reuses them).
     if ! cmp -s "$dir/pack-id" "$g/pack-id"; then
         rm -rf "$g"
     fi
     mkdir -p "$g" /tmp/bloom4j-gpu-work
-    [[ -x $g/jre/bin/java ]] || tar -xJf "$dir/jre.tar.xz" -C "$g"
-    [[ -f $g/libbloom.so ]] || xz -dc "$dir/libbloom.so.xz" > "$g/libbloom.so"
+    if [[ -n $bloom ]]; then
+        [[ -x $g/jre/bin/java ]] || tar -xJf "$dir/jre.tar.xz" -C "$g"
+        [[ -f $g/libbloom.so ]] || xz -dc "$dir/libbloom.so.xz" > "$g/libbloom.so"
+    fi
     if [[ -f $dir/llama-bench.xz && ! -x $g/llama-bench ]]; then
         xz -dc "$dir/llama-bench.xz" > "$g/llama-bench"
         chmod +x "$g/llama-bench"
@@ -130,37 +172,39 @@ run() {
         fi
     done
     cp "$dir/pack-id" "$g/pack-id"
-    export JAVA_HOME=$g/jre PATH=$g/jre/bin:$PATH
     # libcudart and libcublas wherever this machine has them (the toolkit, a pip wheel).
-    local libs
+    local libs f
     libs=$(for n in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
         find / -name "$n" -not -path '/proc/*' 2>/dev/null | head -n 1 || true; done |
         xargs -r -n 1 dirname | sort -u | paste -sd: -)
     export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     log "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-    ldd "$g/libbloom.so" | grep -E 'cudart|cublas' >&2 || true
+    for f in "$g/libbloom.so" "$g/llama-bench"; do
+        [[ -f $f ]] && { ldd "$f" | grep -E 'cudart|cublas|libcuda|not found' >&2 || true; }
+    done
     if command -v nvidia-smi >/dev/null; then
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >&2
     fi
-    [[ -d $g/java ]] || tar -xJf "$dir/java.tar.xz" -C "$g"
-    mkdir -p cli/target benchmarks/target java-api/target
-    cp "$g/java/bloom.jar" cli/target/bloom.jar
-    cp "$g/java/benchmarks.jar" benchmarks/target/benchmarks.jar
-    rm -rf java-api/target/test-classes
-    cp -r "$g/java/test-classes" java-api/target/
-    touch cli/target/bloom.jar  # newer than the copied sources: ./bloom must not try to rebuild it
-    log "unpacked in $(( $(date +%s) - start )) s; gpu-run.sh $step for at most $limit s"
-    local llama=()
-    if [[ -x $g/llama-bench ]]; then
-        llama=(LLAMA_BENCH="$g/llama-bench")
+    local vars=(BLOOM_COMMIT="${BLOOM_COMMIT:-$(cat "$dir/commit") (as packed)}" BLOOM_GPU_WORK=/tmp/bloom4j-gpu-work)
+    if [[ -n $bloom ]]; then
+        export JAVA_HOME=$g/jre PATH=$g/jre/bin:$PATH
+        [[ -d $g/java ]] || tar -xJf "$dir/java.tar.xz" -C "$g"
+        mkdir -p cli/target benchmarks/target java-api/target
+        cp "$g/java/bloom.jar" cli/target/bloom.jar
+        cp "$g/java/benchmarks.jar" benchmarks/target/benchmarks.jar
+        rm -rf java-api/target/test-classes
+        cp -r "$g/java/test-classes" java-api/target/
+        touch cli/target/bloom.jar  # newer than the copied sources: ./bloom must not try to rebuild it
+        vars+=(BLOOM_CUDA_LIB="$g/libbloom.so" JUNIT_CONSOLE_JAR="$g/java/junit-console.jar")
     fi
-    env "${llama[@]}" BLOOM_COMMIT="${BLOOM_COMMIT:-$(cat "$dir/commit") (as packed)}" \
-        BLOOM_CUDA_LIB="$g/libbloom.so" JUNIT_CONSOLE_JAR="$g/java/junit-console.jar" \
-        BLOOM_GPU_WORK=/tmp/bloom4j-gpu-work timeout "$limit" bash benchmarks/scripts/gpu-run.sh "$step"
+    [[ -x $g/llama-bench ]] && vars+=(LLAMA_BENCH="$g/llama-bench")
+    log "unpacked in $(( $(date +%s) - start )) s; gpu-run.sh $step for at most $limit s"
+    env "${vars[@]}" timeout "$limit" bash benchmarks/scripts/gpu-run.sh "$step"
 }
 
 case ${1:-} in
     pack) shift; pack "$@" ;;
+    pack-llama) shift; pack_llama "$@" ;;
     run) shift; run "$@" ;;
-    *) die "usage: gpu-bundle.sh pack [DIR] | gpu-bundle.sh run DIR STEP [SECONDS]" ;;
+    *) die "usage: gpu-bundle.sh pack [DIR] | gpu-bundle.sh pack-llama [DIR] | gpu-bundle.sh run DIR STEP [SECONDS]" ;;
 esac

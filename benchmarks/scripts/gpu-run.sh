@@ -10,6 +10,8 @@
 #   benchmarks/scripts/gpu-run.sh all          # build, build-llama, models, logits, measure in order
 #   benchmarks/scripts/gpu-run.sh headline     # build, models, logits, measure for bloom-7b1 bf16 only (prefill 512
 #                                              # and 2048, decode at 128 and 2048): the figures that fit a short lease
+#   benchmarks/scripts/gpu-run.sh llama        # models + llama-bench alone, on headline's models and tests (no JDK):
+#                                              # the llama.cpp columns, as a second short call (gpu-bundle.sh)
 #   benchmarks/scripts/gpu-run.sh check        # models + measure on this CPU with tiny sizes: tests the script
 #
 # On a machine whose time is counted (a lent GPU machine), build everything elsewhere and bring it: the CUDA
@@ -81,7 +83,8 @@ out_dir() {
 if [[ -z ${JAVA_HOME:-} ]]; then
     JAVA_HOME=$(ls -d /usr/lib/jvm/*25* /usr/lib/jvm/*24* /usr/lib/jvm/*23* 2>/dev/null | head -n 1 || true)
 fi
-[[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]] || die "no JDK 23+ found: set JAVA_HOME"
+# The llama step runs no Java (a machine given only llama-bench and GGUF headers, gpu-bundle.sh pack-llama).
+[[ $step == llama || ( -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ) ]] || die "no JDK 23+ found: set JAVA_HOME"
 export JAVA_HOME
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 mkdir -p "$work"
@@ -113,10 +116,39 @@ build_llama() {
     local src
     src=$(cmake -P cmake/fetch-llama.cpp.cmake | tail -n 1)
     [[ -d $src ]] || die "no pinned llama.cpp tree at '$src'"
-    cmake -S "$src" -B "$work/llama-cuda" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
+    # As llama.cpp's users build it (CMake defaults: GGML_NATIVE, the VMM memory pool, OpenMP), as one file (llama and
+    # ggml linked in statically) so that gpu-bundle.sh can carry it. On a machine without an NVIDIA driver the build
+    # is for another machine, so two things differ: the CPU code targets x86-64-v3 instead of -march=native (the GPU
+    # machine's CPU is not this one; with every layer on the GPU it runs little), and the driver functions ggml-cuda
+    # calls link against a stub (benchmarks/native/libcuda-link-stub.c; the GPU machine's libcuda.so.1 answers them).
+    local extra=() lib stub
+    if [[ -n ${BLOOM_CUBLAS_ROOT:-} ]]; then
+        for lib in cublas cublasLt; do
+            local found
+            found=$(ls "$BLOOM_CUBLAS_ROOT"/lib*/lib$lib.so* 2>/dev/null | head -n 1)
+            [[ -n $found ]] || die "BLOOM_CUBLAS_ROOT=$BLOOM_CUBLAS_ROOT has no lib/lib$lib.so*"
+            extra+=(-DCUDA_${lib}_LIBRARY="$found")
+        done
+        extra+=(-DCMAKE_CUDA_FLAGS="-I$BLOOM_CUBLAS_ROOT/include")
+    fi
+    if ! nvidia-smi -L >/dev/null 2>&1; then
+        log "no NVIDIA driver here: x86-64-v3 CPU code, libcuda.so.1 linked against benchmarks/native/libcuda-link-stub.c"
+        stub=$work/libcuda-link-stub
+        mkdir -p "$stub"
+        # nvcc: it knows where the toolkit's cuda.h is; --cudart none: the stub needs no CUDA runtime.
+        nvcc --cudart none -shared -Xcompiler -fPIC -Xlinker -soname=libcuda.so.1 -o "$stub/libcuda.so" \
+            benchmarks/native/libcuda-link-stub.c
+        local isa
+        isa=$(cmake -DBLOOM_GGML_OPTIONS_OF=x86-64-v3 -P cmake/cpu-variants.cmake)
+        read -ra isa <<< "$isa"
+        extra+=(-DCUDA_cuda_driver_LIBRARY="$stub/libcuda.so" -DGGML_NATIVE=OFF "${isa[@]}")
+    fi
+    cmake -S "$src" -B "$work/llama-cuda" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DBUILD_SHARED_LIBS=OFF \
         -DCMAKE_CUDA_ARCHITECTURES="$archs" -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DLLAMA_BUILD_SERVER=OFF >&2
+        -DLLAMA_BUILD_SERVER=OFF "${extra[@]}" >&2
     cmake --build "$work/llama-cuda" --target llama-bench -j "$(nproc)" >&2
+    log "llama-bench: $work/llama-cuda/bin/llama-bench ($(du -h "$work/llama-cuda/bin/llama-bench" | cut -f1)); needs:"
+    readelf -d "$work/llama-cuda/bin/llama-bench" | grep NEEDED >&2
 }
 
 # A model entry's file label: bloom-7b1, or bloom-L2 for bloom:2.
@@ -368,6 +400,25 @@ llama() {
     log "llama-bench: $name"
     "$llama_bench" -m "$gguf" -ngl 99 -fa 1 "$@" -r "$llama_reps" -o json > "$out/llama-bench-$name.json" \
         2> "$out/llama-bench-$name.log" || log "llama-bench failed on $name: see $out/llama-bench-$name.log"
+    # A llama-bench whose CUDA backend did not start (a driver too old for its runtime, say) runs on the CPU, and
+    # its JSON still says "backends": "CUDA" (compiled in); only "gpu_info" (empty) and its log tell. Such figures
+    # are kept aside, out of the summary's llama.cpp columns.
+    [[ -z $checking ]] || return 0
+    local gpus
+    if ! gpus=$(python3 - "$out/llama-bench-$name.json" 2>&1 <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as e:
+    sys.exit(f"no JSON ({e.__class__.__name__})")
+gpus = sorted({r.get("gpu_info", "") for r in rows})
+print(", ".join(g or "none" for g in gpus) or "no rows")
+sys.exit(0 if rows and "" not in gpus else 1)
+PY
+    ); then
+        mv "$out/llama-bench-$name.json" "$out/llama-bench-$name.not-gpu.json" 2>/dev/null || true
+        failed "llama-bench on $name gave no GPU figures (gpu_info: $gpus): see $out/llama-bench-$name.log"
+    fi
 }
 
 case $step in
@@ -383,6 +434,35 @@ case $step in
         make_models
         logits
         measure
+        ;;
+    llama)
+        # headline's llama-bench runs without the rest: for a machine that got llama-bench in a call of its own
+        # (with the bloom4j bundle it is over a call's upload limit). Its llama-bench-*.json join headline's result
+        # directory before gpu-summary.py runs again over it; each JSON names llama-bench's build and GPU.
+        models=${BLOOM_GPU_MODELS:-bloom-7b1} types=${BLOOM_GPU_TYPES:-bf16} pp_whole=${BLOOM_GPU_PROMPTS:-512,2048}
+        [[ -x $llama_bench ]] || die "no llama-bench at $llama_bench (LLAMA_BENCH, or run build-llama)"
+        make_models
+        out_dir
+        {
+            echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+            if command -v nvidia-smi >/dev/null; then
+                echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
+            fi
+            echo "command: benchmarks/scripts/gpu-run.sh llama (models $models, types $types; $llama_bench)"
+        } >> "$out/machine.txt"
+        IFS=, read -ra ms <<< "$models"
+        for m in "${ms[@]}"; do
+            label=$(label_of "$m")
+            IFS=, read -ra ts <<< "$(types_of "$m")"
+            for t in "${ts[@]}"; do
+                if [[ $m == *:* ]]; then
+                    llama "$out" "$label-$t" "$work/$label-$t.gguf" -p "$pp_cut" -n 0
+                else
+                    llama "$out" "$label-$t" "$work/$label-$t.gguf" -p "$pp_whole" -n 128 -d "0,$contexts"
+                fi
+            done
+        done
+        log "wrote $out"
         ;;
     check)
         # The models and measure steps on this CPU with tiny sizes, to find a broken step before GPU time is spent:
@@ -402,7 +482,7 @@ case $step in
         logits
         measure
         ;;
-    *) die "usage: gpu-run.sh build|build-llama|models|measure|logits|all|headline|check" ;;
+    *) die "usage: gpu-run.sh build|build-llama|models|measure|logits|all|headline|llama|check" ;;
 esac
 (( failures == 0 )) || die "$failures measurement(s) failed (see above)"
 
