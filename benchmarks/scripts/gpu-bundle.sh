@@ -126,6 +126,11 @@ headers() {
 
 wrote() {
     local dir=$1
+    # A device call carries the checkout's untracked files too: a pack that git does not ignore would travel twice.
+    local ignored=0
+    git check-ignore -q "$dir" 2>/dev/null || ignored=$?
+    (( ignored != 1 )) || log "warning: git does not ignore $dir: add it to .git/info/exclude, or every call \
+carries it beside the pack it names"
     log "wrote $dir: $(du -cb "$dir" | tail -n 1 | cut -f1) bytes (with the checkout: \
 $(( $(du -cb "$dir" | tail -n 1 | cut -f1) + $(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -n 1 | cut -f1) )))"
 }
