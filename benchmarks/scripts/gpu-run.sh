@@ -121,10 +121,9 @@ build_llama() {
     # is for another machine, so two things differ: the CPU code targets x86-64-v3 instead of -march=native (the GPU
     # machine's CPU is not this one; with every layer on the GPU it runs little), and the driver functions ggml-cuda
     # calls link against a stub (benchmarks/native/libcuda-link-stub.c; the GPU machine's libcuda.so.1 answers them).
-    local extra=() lib stub
+    local extra=() lib stub found options isa
     if [[ -n ${BLOOM_CUBLAS_ROOT:-} ]]; then
         for lib in cublas cublasLt; do
-            local found
             found=$(ls "$BLOOM_CUBLAS_ROOT"/lib*/lib$lib.so* 2>/dev/null | head -n 1)
             [[ -n $found ]] || die "BLOOM_CUBLAS_ROOT=$BLOOM_CUBLAS_ROOT has no lib/lib$lib.so*"
             extra+=(-DCUDA_${lib}_LIBRARY="$found")
@@ -138,9 +137,8 @@ build_llama() {
         # nvcc: it knows where the toolkit's cuda.h is; --cudart none: the stub needs no CUDA runtime.
         nvcc --cudart none -shared -Xcompiler -fPIC -Xlinker -soname=libcuda.so.1 -o "$stub/libcuda.so" \
             benchmarks/native/libcuda-link-stub.c
-        local isa
-        isa=$(cmake -DBLOOM_GGML_OPTIONS_OF=x86-64-v3 -P cmake/cpu-variants.cmake)
-        read -ra isa <<< "$isa"
+        options=$(cmake -DBLOOM_GGML_OPTIONS_OF=x86-64-v3 -P cmake/cpu-variants.cmake)
+        read -ra isa <<< "$options"
         extra+=(-DCUDA_cuda_driver_LIBRARY="$stub/libcuda.so" -DGGML_NATIVE=OFF "${isa[@]}")
     fi
     cmake -S "$src" -B "$work/llama-cuda" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DBUILD_SHARED_LIBS=OFF \
@@ -244,17 +242,7 @@ measure() {
         command -v nvidia-smi >/dev/null || die "no nvidia-smi: this step measures a GPU"
     fi
     out_dir
-    {
-        echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-        if [[ -n $checking ]]; then
-            echo "gpu: none: gpu-run.sh check (the measure step on the CPU with tiny sizes; no figure here means anything)"
-        else
-            echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
-        fi
-        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
-        echo "commit: ${BLOOM_COMMIT:-$(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')}"
-        echo "command: benchmarks/scripts/gpu-run.sh measure (models $models, types $types, cut types $cut_types, architectures $archs)"
-    } >> "$out/machine.txt"
+    machine "measure (models $models, types $types, cut types $cut_types, architectures $archs)"
     ./bloom devices --json > "$out/devices.json"
     [[ -n $checking ]] || grep -q '"type": *"gpu"' "$out/devices.json" || die "bloom devices lists no GPU (see $out/devices.json): is BLOOM4J_LIBRARY_PATH the CUDA library and the driver loaded?"
     if [[ ! -f $out/reference.json ]]; then
@@ -392,6 +380,23 @@ PY
     done
 }
 
+# What machine.txt records of a step's run: date, GPU, CPU, commit, and the step with its settings.
+machine() {
+    {
+        echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        if [[ -n $checking ]]; then
+            echo "gpu: none: gpu-run.sh check (the measure step on the CPU with tiny sizes; no figure here means anything)"
+        elif command -v nvidia-smi >/dev/null; then
+            echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
+        else
+            echo "gpu: none found (no nvidia-smi)"
+        fi
+        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
+        echo "commit: ${BLOOM_COMMIT:-$(git rev-parse HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')}"
+        echo "command: benchmarks/scripts/gpu-run.sh $1"
+    } >> "$out/machine.txt"
+}
+
 # llama-bench on one GGUF file into DIR/llama-bench-NAME.json, with full offload and flash attention.
 llama() {
     local out=$1 name=$2 gguf=$3
@@ -443,13 +448,7 @@ case $step in
         [[ -x $llama_bench ]] || die "no llama-bench at $llama_bench (LLAMA_BENCH, or run build-llama)"
         make_models
         out_dir
-        {
-            echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-            if command -v nvidia-smi >/dev/null; then
-                echo "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n 1)"
-            fi
-            echo "command: benchmarks/scripts/gpu-run.sh llama (models $models, types $types; $llama_bench)"
-        } >> "$out/machine.txt"
+        machine "llama (models $models, types $types; $llama_bench)"
         IFS=, read -ra ms <<< "$models"
         for m in "${ms[@]}"; do
             label=$(label_of "$m")
